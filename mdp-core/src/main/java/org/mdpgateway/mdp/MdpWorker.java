@@ -1,0 +1,405 @@
+package org.mdpgateway.mdp;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.Selector;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/**
+ * An MDP/Worker for one service (18/MDP).
+ *
+ * <p>The worker connects a DEALER socket, sends READY and hands each REQUEST to its
+ * {@link RequestHandler} on a handler thread, while an I/O thread owns the socket and heartbeats at
+ * the configured interval, busy or idle. Any command from the broker counts as its heartbeat; after
+ * liveness x interval of silence the worker takes the broker for lost and reconnects on a new socket
+ * with a new READY. A DISCONNECT from the broker does the same (18/MDP: close the socket and reconnect
+ * on a new one). {@link #close()} sends DISCONNECT.
+ *
+ * <p>A handler that throws does not stop the worker. By default the worker then disconnects and
+ * reconnects, so the broker knows the request was not served and can give it to another worker; with
+ * {@link Builder#errorReply} it answers a FINAL of its own instead.
+ *
+ * <pre>{@code
+ * MdpWorker worker = MdpWorker.builder("tcp://localhost:5555", "echo")
+ *         .start((request, partials) -> request);
+ * }</pre>
+ */
+public final class MdpWorker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MdpWorker.class);
+
+    private final String endpoint;
+    private final String service;
+    private final long heartbeatNanos;
+    private final long expiryNanos;
+    private final long reconnectNanos;
+    private final Ticker ticker;
+    private final Function<Exception, Body> errorReply;
+    private final RequestHandler handler;
+
+    private final ZContext context = new ZContext(1);
+    private final LoopInbox<Object> inbox = new LoopInbox<>();
+    private final ExecutorService handlerThread;
+    private final Thread ioThread;
+    private volatile boolean closed;
+
+    // Owned by the I/O thread.
+    private ZMQ.Socket socket;
+    private int connection;
+    private int connectionsMade;
+    private long reconnectAt;
+    private long lastHeard;
+    private long lastSent;
+    private RoutingId busyWith;
+
+    private MdpWorker(Builder b, RequestHandler handler) {
+        this.endpoint = b.endpoint;
+        this.service = b.service;
+        this.heartbeatNanos = b.heartbeatInterval.toNanos();
+        this.expiryNanos = b.heartbeatInterval.toNanos() * b.liveness;
+        this.reconnectNanos = b.reconnectDelay.toNanos();
+        this.ticker = b.ticker;
+        this.errorReply = b.errorReply;
+        this.handler = handler;
+        this.handlerThread = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "mdp-worker-" + service + "-handler");
+            t.setDaemon(true);
+            return t;
+        });
+        this.reconnectAt = ticker.nanoTime();
+        this.ioThread = new Thread(this::runLoop, "mdp-worker-" + service);
+        this.ioThread.setDaemon(true);
+        this.ioThread.start();
+    }
+
+    public static Builder builder(String endpoint, String service) {
+        return new Builder(endpoint, service);
+    }
+
+    public String service() {
+        return service;
+    }
+
+    /** Stops the worker: sends DISCONNECT, closes its socket and interrupts a running handler. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        inbox.post(Stop.INSTANCE);
+        if (Thread.currentThread() != ioThread) {
+            try {
+                ioThread.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        handlerThread.shutdownNow();
+    }
+
+    /** Wakes the I/O thread so it re-reads its ticker; for tests that move a fake ticker. */
+    void wakeUp() {
+        inbox.wake();
+    }
+
+    // ---- I/O thread ----------------------------------------------------------------------------
+
+    private void runLoop() {
+        Selector selector = null;
+        try {
+            selector = Selector.open();
+            zmq.poll.PollItem doorbell = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
+            zmq.poll.PollItem[] items = {doorbell, null};
+            while (true) {
+                if (drainInbox()) {
+                    return;
+                }
+                long now = ticker.nanoTime();
+                if (socket == null && now - reconnectAt >= 0) {
+                    connect(now);
+                } else if (socket != null) {
+                    keepAlive(now);
+                }
+                int count = 1;
+                if (socket != null) {
+                    items[1] = new zmq.poll.PollItem(socket.base(), zmq.ZMQ.ZMQ_POLLIN);
+                    count = 2;
+                }
+                zmq.ZMQ.poll(selector, items, count, pollTimeoutMillis(now));
+                if (doorbell.isReadable()) {
+                    inbox.silence();
+                }
+                if (count == 2 && items[1].isReadable()) {
+                    readCommands();
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("MDP worker I/O thread cannot open a selector", e);
+        } catch (RuntimeException | Error e) {
+            log.error("MDP worker I/O thread for '{}' failed", service, e);
+            throw e;
+        } finally {
+            if (socket != null) {
+                send(WorkerCommand.Disconnect.INSTANCE);
+                dropSocket();
+            }
+            if (selector != null) {
+                try {
+                    selector.close();
+                } catch (IOException e) {
+                    log.debug("closing the selector failed", e);
+                }
+            }
+            context.close();
+            inbox.close();
+            log.info("worker for '{}' stopped", service);
+        }
+    }
+
+    /** Sends what the handler produced; true when the worker is stopping. */
+    private boolean drainInbox() {
+        Object item;
+        while ((item = inbox.next()) != null) {
+            if (item instanceof Outgoing out) {
+                if (out.connection != connection || socket == null) {
+                    continue; // for a connection that is gone: the broker has dealt with that request
+                }
+                send(out.command);
+                if (out.command instanceof WorkerCommand.Final) {
+                    busyWith = null;
+                }
+            } else if (item instanceof HandlerFailed failed) {
+                if (failed.connection == connection && socket != null) {
+                    handlerFailed(failed);
+                }
+            } else if (item == Stop.INSTANCE) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void handlerFailed(HandlerFailed failed) {
+        if (errorReply != null) {
+            Body reply = null;
+            try {
+                reply = errorReply.apply(failed.exception);
+            } catch (RuntimeException e) {
+                log.warn("the error reply function of worker '{}' threw", service, e);
+            }
+            if (reply != null && !reply.isEmpty()) {
+                log.warn("handler of '{}' failed; answering with the error reply", service, failed.exception);
+                send(new WorkerCommand.Final(failed.client, reply));
+                busyWith = null;
+                return;
+            }
+        }
+        log.warn("handler of '{}' failed; reconnecting so the broker can give the request to another worker",
+                service, failed.exception);
+        send(WorkerCommand.Disconnect.INSTANCE);
+        dropSocket();
+        reconnectAt = ticker.nanoTime();
+    }
+
+    private void connect(long now) {
+        socket = context.createSocket(SocketType.DEALER);
+        socket.setLinger(0);
+        socket.connect(endpoint);
+        connection++;
+        connectionsMade++;
+        busyWith = null;
+        lastHeard = now;
+        send(new WorkerCommand.Ready(service));
+        log.info("worker for '{}' connected to {} (connection {})", service, endpoint, connectionsMade);
+    }
+
+    private void keepAlive(long now) {
+        if (now - lastHeard >= expiryNanos) {
+            log.warn("worker for '{}' heard nothing from {} for {} ms; reconnecting", service, endpoint,
+                    TimeUnit.NANOSECONDS.toMillis(now - lastHeard));
+            dropSocket();
+            reconnectAt = now + reconnectNanos;
+        } else if (now - lastSent >= heartbeatNanos) {
+            // 18/MDP: peers SHOULD NOT send HEARTBEAT while also sending other commands.
+            send(WorkerCommand.Heartbeat.INSTANCE);
+        }
+    }
+
+    private void readCommands() {
+        List<byte[]> frames;
+        while (socket != null && (frames = MdpSockets.receive(socket)) != null) {
+            MdpCommand command;
+            try {
+                command = MdpCodec.decode(frames);
+            } catch (MalformedMessageException e) {
+                log.debug("worker for '{}' dropped a malformed message: {}", service, e.getMessage());
+                continue;
+            }
+            if (!(command instanceof WorkerCommand workerCommand)) {
+                log.debug("worker for '{}' dropped a client command: {}", service, command);
+                continue;
+            }
+            if (workerCommand instanceof WorkerCommand.Disconnect) {
+                // 18/MDP: close the socket and reconnect on a new one.
+                log.info("worker for '{}' was disconnected by the broker; reconnecting", service);
+                dropSocket();
+                reconnectAt = ticker.nanoTime() + reconnectNanos;
+                return;
+            }
+            // 18/MDP: any command except DISCONNECT acts as a heartbeat.
+            lastHeard = ticker.nanoTime();
+            if (workerCommand instanceof WorkerCommand.Request request) {
+                dispatch(request);
+            } else if (!(workerCommand instanceof WorkerCommand.Heartbeat)) {
+                log.debug("worker for '{}' dropped an unexpected {}", service, workerCommand.type());
+            }
+        }
+    }
+
+    private void dispatch(WorkerCommand.Request request) {
+        if (busyWith != null) {
+            log.warn("worker for '{}' got a REQUEST while serving another; dropped it", service);
+            return;
+        }
+        busyWith = request.client();
+        int forConnection = connection;
+        RoutingId client = request.client();
+        handlerThread.execute(() -> runHandler(forConnection, client, request.body()));
+    }
+
+    /** Runs on the handler thread. */
+    private void runHandler(int forConnection, RoutingId client, Body request) {
+        AtomicBoolean finished = new AtomicBoolean();
+        RequestHandler.PartialSink partials = partial -> {
+            if (finished.get()) {
+                throw new IllegalStateException("the request was answered already");
+            }
+            inbox.post(new Outgoing(forConnection, new WorkerCommand.Partial(client, partial)));
+        };
+        try {
+            Body reply = handler.handle(request, partials);
+            if (reply == null || reply.isEmpty()) {
+                throw new IllegalStateException("handler returned no FINAL body (null or no frames)");
+            }
+            inbox.post(new Outgoing(forConnection, new WorkerCommand.Final(client, reply)));
+        } catch (Exception e) {
+            inbox.post(new HandlerFailed(forConnection, client, e));
+        } finally {
+            finished.set(true);
+        }
+    }
+
+    private void send(WorkerCommand command) {
+        if (!MdpSockets.send(socket, command)) {
+            log.debug("worker for '{}' could not queue {}", service, command.type());
+        }
+        lastSent = ticker.nanoTime();
+    }
+
+    private void dropSocket() {
+        context.destroySocket(socket);
+        socket = null;
+        busyWith = null;
+    }
+
+    private long pollTimeoutMillis(long now) {
+        long wait;
+        if (socket == null) {
+            wait = reconnectAt - now;
+        } else {
+            wait = Math.min(lastSent + heartbeatNanos - now, lastHeard + expiryNanos - now);
+        }
+        return wait <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(wait) + 1;
+    }
+
+    private record Outgoing(int connection, WorkerCommand command) {}
+
+    private record HandlerFailed(int connection, RoutingId client, Exception exception) {}
+
+    private enum Stop { INSTANCE }
+
+    /** Settings for an {@link MdpWorker}. */
+    public static final class Builder {
+        private final String endpoint;
+        private final String service;
+        private Duration heartbeatInterval = Duration.ofMillis(2500);
+        private int liveness = 3;
+        private Duration reconnectDelay = Duration.ofMillis(1000);
+        private Ticker ticker = Ticker.system();
+        private Function<Exception, Body> errorReply;
+
+        private Builder(String endpoint, String service) {
+            this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+            String problem = MdpProtocol.serviceNameProblem(service);
+            if (problem != null) {
+                throw new IllegalArgumentException(problem);
+            }
+            if (MdpProtocol.isMmiService(service)) {
+                throw new IllegalArgumentException("'" + service + "' is in the mmi. namespace, which belongs to "
+                        + "the broker (8/MMI)");
+            }
+            this.service = service;
+        }
+
+        /** How often the worker heartbeats; match the broker's. Default 2500 ms. */
+        public Builder heartbeatInterval(Duration interval) {
+            Objects.requireNonNull(interval, "interval");
+            if (interval.isNegative() || interval.isZero()) {
+                throw new IllegalArgumentException("heartbeat interval must be positive, got " + interval);
+            }
+            this.heartbeatInterval = interval;
+            return this;
+        }
+
+        /** How many intervals of silence mean the broker is lost. Default 3. */
+        public Builder liveness(int liveness) {
+            if (liveness < 1) {
+                throw new IllegalArgumentException("liveness must be at least 1, got " + liveness);
+            }
+            this.liveness = liveness;
+            return this;
+        }
+
+        /** How long to wait before reconnecting after the broker was lost or said DISCONNECT. Default 1 s. */
+        public Builder reconnectDelay(Duration delay) {
+            Objects.requireNonNull(delay, "delay");
+            if (delay.isNegative()) {
+                throw new IllegalArgumentException("reconnect delay must not be negative, got " + delay);
+            }
+            this.reconnectDelay = delay;
+            return this;
+        }
+
+        /** The clock for heartbeats and liveness. Default: the system's monotonic clock. */
+        public Builder ticker(Ticker ticker) {
+            this.ticker = Objects.requireNonNull(ticker, "ticker");
+            return this;
+        }
+
+        /**
+         * Answers a request whose handler threw with a FINAL of this body instead of reconnecting.
+         * Use it when clients understand such an error reply.
+         */
+        public Builder errorReply(Function<Exception, Body> errorReply) {
+            this.errorReply = Objects.requireNonNull(errorReply, "errorReply");
+            return this;
+        }
+
+        /** Starts a worker that serves requests with {@code handler}. */
+        public MdpWorker start(RequestHandler handler) {
+            return new MdpWorker(this, Objects.requireNonNull(handler, "handler"));
+        }
+    }
+}
