@@ -17,7 +17,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
 
@@ -47,6 +46,7 @@ public final class MdpClient implements AutoCloseable {
     private final int maxInFlight;
     private final int maxIdleSockets;
     private final Ticker ticker;
+    private final Duration handshakeTimeout;
 
     private final ZContext context = new ZContext(1);
     private final LoopInbox<Object> inbox = new LoopInbox<>();
@@ -69,6 +69,7 @@ public final class MdpClient implements AutoCloseable {
         this.maxInFlight = b.maxInFlight;
         this.maxIdleSockets = b.maxIdleSockets;
         this.ticker = b.ticker;
+        this.handshakeTimeout = b.handshakeTimeout;
         this.ioThread = new Thread(this::runLoop, "mdp-client-" + endpoint);
         this.ioThread.setDaemon(true);
         this.ioThread.start();
@@ -444,10 +445,7 @@ public final class MdpClient implements AutoCloseable {
     }
 
     private ZMQ.Socket newSocket() {
-        ZMQ.Socket socket = context.createSocket(SocketType.DEALER);
-        socket.setLinger(0);
-        socket.connect(endpoint);
-        return socket;
+        return MdpSockets.connectDealer(context, endpoint, handshakeTimeout);
     }
 
     private void releaseSocket(ZMQ.Socket socket) {
@@ -513,6 +511,7 @@ public final class MdpClient implements AutoCloseable {
         private int maxInFlight = 1024;
         private int maxIdleSockets = 16;
         private Ticker ticker = Ticker.system();
+        private Duration handshakeTimeout = MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT;
 
         private Builder(String endpoint) {
             this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
@@ -551,6 +550,19 @@ public final class MdpClient implements AutoCloseable {
                 throw new IllegalArgumentException("maxIdleSockets must not be negative, got " + maxIdleSockets);
             }
             this.maxIdleSockets = maxIdleSockets;
+            return this;
+        }
+
+        /**
+         * How long a new connection may take to finish its ZMTP handshake before it is retried.
+         * Default 1 s; see {@link MdpSockets#DEFAULT_HANDSHAKE_TIMEOUT} for why it is short.
+         */
+        public Builder handshakeTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("handshake timeout must be positive, got " + timeout);
+            }
+            this.handshakeTimeout = timeout;
             return this;
         }
 

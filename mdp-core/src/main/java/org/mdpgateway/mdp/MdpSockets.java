@@ -1,7 +1,10 @@
 package org.mdpgateway.mdp;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
 
 /**
@@ -10,6 +13,27 @@ import org.zeromq.ZMQ;
  */
 public final class MdpSockets {
     private MdpSockets() {}
+
+    /**
+     * How long a new connection may take to finish its ZMTP handshake before it is dropped and
+     * retried. JeroMQ 0.6.0's I/O thread sometimes loses a freshly connected TCP channel between
+     * its connect and its read registration (a few percent of connects here); such a connection
+     * sits idle, and everything queued on it waits, until this timer tears it down. Its own
+     * default of 30 s makes that a 30 s stall; one second makes it a short one.
+     */
+    public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(1);
+
+    /**
+     * A DEALER socket connected to {@code endpoint}, without linger, with the given handshake
+     * timeout (see {@link #DEFAULT_HANDSHAKE_TIMEOUT}).
+     */
+    public static ZMQ.Socket connectDealer(ZContext context, String endpoint, Duration handshakeTimeout) {
+        ZMQ.Socket socket = context.createSocket(SocketType.DEALER);
+        socket.setLinger(0);
+        socket.setHandshakeIvl((int) Math.min(Integer.MAX_VALUE, handshakeTimeout.toMillis()));
+        socket.connect(endpoint);
+        return socket;
+    }
 
     /**
      * Sends {@code command} on a DEALER socket without blocking.

@@ -13,7 +13,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
 
@@ -45,6 +44,7 @@ public final class MdpWorker implements AutoCloseable {
     private final long expiryNanos;
     private final long reconnectNanos;
     private final Ticker ticker;
+    private final Duration handshakeTimeout;
     private final Function<Exception, Body> errorReply;
     private final RequestHandler handler;
 
@@ -70,6 +70,7 @@ public final class MdpWorker implements AutoCloseable {
         this.expiryNanos = b.heartbeatInterval.toNanos() * b.liveness;
         this.reconnectNanos = b.reconnectDelay.toNanos();
         this.ticker = b.ticker;
+        this.handshakeTimeout = b.handshakeTimeout;
         this.errorReply = b.errorReply;
         this.handler = handler;
         this.handlerThread = Executors.newSingleThreadExecutor(r -> {
@@ -214,9 +215,7 @@ public final class MdpWorker implements AutoCloseable {
     }
 
     private void connect(long now) {
-        socket = context.createSocket(SocketType.DEALER);
-        socket.setLinger(0);
-        socket.connect(endpoint);
+        socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout);
         connection++;
         connectionsMade++;
         busyWith = null;
@@ -338,6 +337,7 @@ public final class MdpWorker implements AutoCloseable {
         private int liveness = 3;
         private Duration reconnectDelay = Duration.ofMillis(1000);
         private Ticker ticker = Ticker.system();
+        private Duration handshakeTimeout = MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT;
         private Function<Exception, Body> errorReply;
 
         private Builder(String endpoint, String service) {
@@ -379,6 +379,19 @@ public final class MdpWorker implements AutoCloseable {
                 throw new IllegalArgumentException("reconnect delay must not be negative, got " + delay);
             }
             this.reconnectDelay = delay;
+            return this;
+        }
+
+        /**
+         * How long a new connection may take to finish its ZMTP handshake before it is retried.
+         * Default 1 s; see {@link MdpSockets#DEFAULT_HANDSHAKE_TIMEOUT} for why it is short.
+         */
+        public Builder handshakeTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("handshake timeout must be positive, got " + timeout);
+            }
+            this.handshakeTimeout = timeout;
             return this;
         }
 
