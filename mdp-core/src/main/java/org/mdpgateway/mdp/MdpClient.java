@@ -458,7 +458,7 @@ public final class MdpClient implements AutoCloseable {
 
     private void discard(ZMQ.Socket socket) {
         if (socket != null) {
-            context.destroySocket(socket);
+            socket.close();
         }
     }
 

@@ -308,7 +308,7 @@ public final class MdpWorker implements AutoCloseable {
     }
 
     private void dropSocket() {
-        context.destroySocket(socket);
+        socket.close();
         socket = null;
         busyWith = null;
     }

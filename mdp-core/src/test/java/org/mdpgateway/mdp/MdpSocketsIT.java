@@ -24,7 +24,7 @@ class MdpSocketsIT {
                 MdpSockets.send(dealer, new ClientCommand.Request("svc", Body.ofStrings("n" + i)));
                 RawRouterPeer.Received r = broker.expect(Duration.ofSeconds(10));
                 assertEquals("n" + i, r.string(3));
-                context.destroySocket(dealer);
+                dealer.close();
             }
         }
     }
