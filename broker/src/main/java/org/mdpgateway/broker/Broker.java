@@ -1,0 +1,326 @@
+package org.mdpgateway.broker;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.Selector;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.LoopInbox;
+import org.mdpgateway.mdp.MdpProtocol;
+import org.mdpgateway.mdp.MdpSockets;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.Ticker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/**
+ * A running Majordomo broker: one ROUTER socket for clients and workers, bound to every configured
+ * endpoint, and one event-loop thread that owns the socket and all broker state.
+ *
+ * <p>Other threads use {@link #submit} to send requests from this process without a socket each,
+ * {@link #stats()} to read the counters and {@link #close()} to stop it; each hands a message to the
+ * loop through a lock-free inbox. Thread safe.
+ */
+public final class Broker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Broker.class);
+    /** Messages read from the socket before the loop looks at its inbox and clock again. */
+    private static final int READ_BATCH = 512;
+    private static final Duration STOP_WAIT = Duration.ofSeconds(5);
+
+    private final BrokerConfig config;
+    private final Ticker ticker;
+    private final LoopInbox<Object> inbox = new LoopInbox<>();
+    private final ZContext context = new ZContext(1);
+    private final Thread loopThread;
+    private final CountDownLatch started = new CountDownLatch(1);
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private final AtomicReference<RuntimeException> startFailure = new AtomicReference<>();
+    private volatile List<String> boundEndpoints = List.of();
+    private volatile boolean closed;
+
+    private Broker(BrokerConfig config, Ticker ticker) {
+        this.config = config;
+        this.ticker = ticker;
+        this.loopThread = new Thread(this::runLoop, "mdp-broker");
+    }
+
+    /** Binds the broker's socket and starts its loop; throws if an endpoint cannot be bound. */
+    public static Broker start(BrokerConfig config) {
+        return start(config, Ticker.system());
+    }
+
+    /** As {@link #start(BrokerConfig)}, with the clock for heartbeats, expiry and deadlines. */
+    public static Broker start(BrokerConfig config, Ticker ticker) {
+        if (config.bindEndpoints().isEmpty()) {
+            throw new IllegalArgumentException("the broker needs at least one endpoint to bind");
+        }
+        Broker broker = new Broker(config, Objects.requireNonNull(ticker, "ticker"));
+        broker.loopThread.start();
+        try {
+            broker.started.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            broker.close();
+            throw new IllegalStateException("interrupted while the broker was starting", e);
+        }
+        RuntimeException failure = broker.startFailure.get();
+        if (failure != null) {
+            broker.close();
+            throw failure;
+        }
+        return broker;
+    }
+
+    public BrokerConfig config() {
+        return config;
+    }
+
+    /** The endpoints the socket is bound to, with wildcard ports resolved. */
+    public List<String> boundEndpoints() {
+        return boundEndpoints;
+    }
+
+    /** True until the broker has been closed or its loop has died. */
+    public boolean isRunning() {
+        return !closed && stopped.getCount() > 0;
+    }
+
+    /**
+     * Sends a request from this process. The handler hears of its PARTIALs and then its FINAL or
+     * failure, on the broker thread.
+     *
+     * @param timeout how long the request may take in all, or null for no deadline other than the
+     *     broker's request expiry while it waits for a worker
+     */
+    public RequestHandle submit(String service, Body body, Duration timeout, ReplyHandler handler) {
+        MdpProtocol.requireValidServiceName(service);
+        Objects.requireNonNull(handler, "handler");
+        if (body.isEmpty()) {
+            throw new IllegalArgumentException("a request needs at least one body frame");
+        }
+        long deadline = timeout == null ? Long.MAX_VALUE : ticker.nanoTime() + timeout.toNanos();
+        Submit submit = new Submit(service, body, deadline, handler);
+        if (!isRunning()) {
+            handler.onFailure(new RequestFailure(RequestFailure.Reason.BROKER_STOPPED, "the broker is not running"));
+            return submit;
+        }
+        inbox.post(submit);
+        if (!isRunning()) {
+            failUnhandled();
+        }
+        return submit;
+    }
+
+    /** A snapshot of every service's counters, taken on the broker thread. */
+    public CompletableFuture<List<ServiceStats>> stats() {
+        StatsQuery query = new StatsQuery(new CompletableFuture<>());
+        if (!isRunning()) {
+            query.result.complete(List.of());
+            return query.result;
+        }
+        inbox.post(query);
+        if (!isRunning()) {
+            failUnhandled();
+        }
+        return query.result;
+    }
+
+    /** Stops the broker: every worker gets DISCONNECT, every in-process request fails, the socket closes. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        inbox.post(Stop.INSTANCE);
+        if (Thread.currentThread() != loopThread && loopThread.isAlive()) {
+            try {
+                if (!stopped.await(STOP_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                    log.warn("broker loop did not stop within {} ms", STOP_WAIT.toMillis());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Wakes the loop so it re-reads its ticker; for tests that move a fake ticker. */
+    void wakeUp() {
+        inbox.wake();
+    }
+
+    // ---- the loop thread -----------------------------------------------------------------------
+
+    private void runLoop() {
+        ZMQ.Socket router = null;
+        Selector selector = null;
+        BrokerCore core = null;
+        try {
+            router = context.createSocket(SocketType.ROUTER);
+            // Long enough for the DISCONNECTs of a clean stop to leave.
+            router.setLinger(1000);
+            bindAll(router);
+            selector = Selector.open();
+            ZMQ.Socket socket = router;
+            core = new BrokerCore(config, (to, command) -> {
+                if (!MdpSockets.send(socket, to, command)) {
+                    log.debug("dropped {} for {}: its queue is full", command, to);
+                }
+            }, ticker.nanoTime());
+            started.countDown();
+            loop(core, router, selector);
+        } catch (RuntimeException | IOException e) {
+            if (started.getCount() > 0) {
+                startFailure.set(e instanceof RuntimeException re ? re
+                        : new UncheckedIOException("broker loop cannot open a selector", (IOException) e));
+                started.countDown();
+            } else {
+                log.error("broker loop failed; the broker stops", e);
+            }
+        } finally {
+            closed = true;
+            if (core != null) {
+                core.shutdown();
+            }
+            failUnhandled();
+            if (selector != null) {
+                try {
+                    selector.close();
+                } catch (IOException e) {
+                    log.debug("closing the selector failed", e);
+                }
+            }
+            context.close();
+            inbox.close();
+            stopped.countDown();
+            if (!boundEndpoints.isEmpty()) {
+                log.info("broker stopped");
+            }
+        }
+    }
+
+    private void bindAll(ZMQ.Socket router) {
+        List<String> bound = new ArrayList<>();
+        for (String endpoint : config.bindEndpoints()) {
+            try {
+                router.bind(endpoint);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("cannot bind " + endpoint + ": " + e.getMessage(), e);
+            }
+            String resolved = router.getLastEndpoint();
+            bound.add(resolved != null ? resolved : endpoint);
+        }
+        boundEndpoints = List.copyOf(bound);
+        log.info("broker bound to {} (heartbeat {} ms x {}, request expiry {} ms, max queued {} per service)",
+                String.join(", ", boundEndpoints), config.heartbeatInterval().toMillis(), config.heartbeatLiveness(),
+                config.requestExpiry().toMillis(), config.maxQueuedPerService());
+    }
+
+    private void loop(BrokerCore core, ZMQ.Socket router, Selector selector) {
+        zmq.poll.PollItem doorbell = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
+        zmq.poll.PollItem socket = new zmq.poll.PollItem(router.base(), zmq.ZMQ.ZMQ_POLLIN);
+        zmq.poll.PollItem[] items = {doorbell, socket};
+        while (true) {
+            if (drainInbox(core)) {
+                return;
+            }
+            long now = ticker.nanoTime();
+            core.onTick(now);
+            long wait = core.nextTickAt(now) - now;
+            long waitMillis = wait <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(wait) + 1;
+            zmq.ZMQ.poll(selector, items, items.length, waitMillis);
+            if (doorbell.isReadable()) {
+                inbox.silence();
+            }
+            if (socket.isReadable()) {
+                readMessages(core, router);
+            }
+        }
+    }
+
+    private void readMessages(BrokerCore core, ZMQ.Socket router) {
+        for (int i = 0; i < READ_BATCH; i++) {
+            List<byte[]> frames = MdpSockets.receive(router);
+            if (frames == null) {
+                return;
+            }
+            if (frames.size() < 2 || frames.get(0).length == 0) {
+                continue; // a ROUTER always adds a non-empty routing id; an empty message has no command
+            }
+            RoutingId peer = RoutingId.wrapReceived(frames.get(0));
+            core.onMessage(peer, frames.subList(1, frames.size()), ticker.nanoTime());
+        }
+    }
+
+    /** Handles what other threads posted; true when the broker is stopping. */
+    private boolean drainInbox(BrokerCore core) {
+        Object item;
+        while ((item = inbox.next()) != null) {
+            if (item instanceof Submit submit) {
+                submit.request = core.submit(submit.service, submit.body, submit.deadline, submit.handler,
+                        ticker.nanoTime());
+            } else if (item instanceof Cancel cancel) {
+                if (cancel.submit.request != null) {
+                    core.cancel(cancel.submit.request, ticker.nanoTime());
+                }
+            } else if (item instanceof StatsQuery query) {
+                query.result.complete(core.stats());
+            } else if (item == Stop.INSTANCE) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Answers whatever is still in the inbox once the loop has ended. */
+    private void failUnhandled() {
+        Object item;
+        while ((item = inbox.next()) != null) {
+            if (item instanceof Submit submit) {
+                submit.handler.onFailure(new RequestFailure(RequestFailure.Reason.BROKER_STOPPED, "the broker stopped"));
+            } else if (item instanceof StatsQuery query) {
+                query.result.complete(List.of());
+            }
+        }
+    }
+
+    /** An in-process request on its way to the loop; the loop fills in {@link #request}. */
+    private final class Submit implements RequestHandle {
+        final String service;
+        final Body body;
+        final long deadline;
+        final ReplyHandler handler;
+        /** Set and read only on the loop thread. */
+        BrokerCore.LocalRequest request;
+
+        Submit(String service, Body body, long deadline, ReplyHandler handler) {
+            this.service = service;
+            this.body = body;
+            this.deadline = deadline;
+            this.handler = handler;
+        }
+
+        @Override
+        public void cancel() {
+            if (isRunning()) {
+                inbox.post(new Cancel(this));
+            }
+        }
+    }
+
+    private record Cancel(Submit submit) {}
+
+    private record StatsQuery(CompletableFuture<List<ServiceStats>> result) {}
+
+    private enum Stop { INSTANCE }
+}

@@ -1,0 +1,102 @@
+package org.mdpgateway.broker;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How a broker runs. Every field is validated here, so a broker never starts half configured.
+ *
+ * @param bindEndpoints where the broker's one ROUTER socket binds, e.g. {@code tcp://*:5555}; at
+ *     least one
+ * @param heartbeatInterval how often the broker heartbeats each worker; workers should use the same
+ *     (18/MDP)
+ * @param heartbeatLiveness how many intervals of silence make a worker dead
+ * @param requestExpiry how long a request may wait in its service's queue for a worker
+ * @param maxQueuedPerService how many requests one service may hold waiting; past it new ones are
+ *     refused
+ * @param maxQueuedTotal how many requests all services together may hold waiting, so that requests
+ *     for many made-up service names cannot grow memory without bound
+ * @param maxResends how many times one request is given to another worker after its worker died
+ *     before it fails
+ */
+public record BrokerConfig(
+        List<String> bindEndpoints,
+        Duration heartbeatInterval,
+        int heartbeatLiveness,
+        Duration requestExpiry,
+        int maxQueuedPerService,
+        int maxQueuedTotal,
+        int maxResends) {
+
+    public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofMillis(2500);
+    public static final int DEFAULT_HEARTBEAT_LIVENESS = 3;
+    public static final Duration DEFAULT_REQUEST_EXPIRY = Duration.ofSeconds(30);
+    public static final int DEFAULT_MAX_QUEUED_PER_SERVICE = 10_000;
+    public static final int DEFAULT_MAX_QUEUED_TOTAL = 100_000;
+    public static final int DEFAULT_MAX_RESENDS = 3;
+
+    public BrokerConfig {
+        bindEndpoints = List.copyOf(Objects.requireNonNull(bindEndpoints, "bindEndpoints"));
+        requirePositive(heartbeatInterval, "heartbeat interval");
+        requirePositive(requestExpiry, "request expiry");
+        if (heartbeatLiveness < 1) {
+            throw new IllegalArgumentException("heartbeat liveness must be at least 1, got " + heartbeatLiveness);
+        }
+        if (maxQueuedPerService < 0) {
+            throw new IllegalArgumentException("max queued per service must not be negative, got "
+                    + maxQueuedPerService);
+        }
+        if (maxQueuedTotal < maxQueuedPerService) {
+            throw new IllegalArgumentException("max queued in total (" + maxQueuedTotal
+                    + ") must be at least max queued per service (" + maxQueuedPerService + ")");
+        }
+        if (maxResends < 0) {
+            throw new IllegalArgumentException("max resends must not be negative, got " + maxResends);
+        }
+    }
+
+    /** The defaults, bound to {@code endpoints}. */
+    public static BrokerConfig defaults(String... endpoints) {
+        return new BrokerConfig(List.of(endpoints), DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_LIVENESS,
+                DEFAULT_REQUEST_EXPIRY, DEFAULT_MAX_QUEUED_PER_SERVICE, DEFAULT_MAX_QUEUED_TOTAL,
+                DEFAULT_MAX_RESENDS);
+    }
+
+    /** How long a worker may stay silent before it is dead. */
+    public Duration workerExpiry() {
+        return heartbeatInterval.multipliedBy(heartbeatLiveness);
+    }
+
+    public BrokerConfig withBindEndpoints(List<String> endpoints) {
+        return new BrokerConfig(endpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
+                maxQueuedPerService, maxQueuedTotal, maxResends);
+    }
+
+    public BrokerConfig withHeartbeat(Duration interval, int liveness) {
+        return new BrokerConfig(bindEndpoints, interval, liveness, requestExpiry, maxQueuedPerService,
+                maxQueuedTotal, maxResends);
+    }
+
+    public BrokerConfig withRequestExpiry(Duration expiry) {
+        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, expiry, maxQueuedPerService,
+                maxQueuedTotal, maxResends);
+    }
+
+    public BrokerConfig withMaxQueued(int perService, int total) {
+        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry, perService,
+                total, maxResends);
+    }
+
+    public BrokerConfig withMaxResends(int resends) {
+        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
+                maxQueuedPerService, maxQueuedTotal, resends);
+    }
+
+    private static void requirePositive(Duration d, String what) {
+        Objects.requireNonNull(d, what);
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(what + " must be positive, got " + d);
+        }
+    }
+}

@@ -1,0 +1,23 @@
+package org.mdpgateway.broker;
+
+/**
+ * Operator-friendly defaults for slf4j-simple in the runnable applications: timestamps, short
+ * logger names, INFO. Any setting given with -D wins.
+ */
+public final class LogDefaults {
+    private LogDefaults() {}
+
+    /** Call before the first logger is created. */
+    public static void apply() {
+        setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "info");
+        setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");
+        setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
+        setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+    }
+
+    private static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
+}
