@@ -169,6 +169,7 @@ final class BrokerCore {
         Worker worker = new Worker(peer, service, now + workerExpiryNanos);
         workers.put(peer, worker);
         service.workerCount++;
+        service.hadWorkers = true;
         service.idle.add(worker);
         log.info("worker {} registered for '{}' ({} now)", peer, serviceName, service.workerCount);
         dispatch(service, now);
@@ -358,14 +359,18 @@ final class BrokerCore {
                     dead = new ArrayList<>();
                 }
                 dead.add(worker);
-            } else if (now - worker.lastSentAt >= heartbeatNanos / 2) {
-                // 18/MDP: heartbeat every worker, idle or busy, but not one we just sent a command.
-                send(worker, WorkerCommand.Heartbeat.INSTANCE, now);
             }
         }
         if (dead != null) {
+            // First, so that their requests reach other workers before this round's heartbeats.
             for (Worker worker : dead) {
                 removeWorker(worker, "silent for " + (workerExpiryNanos / 1_000_000) + " ms", false, now);
+            }
+        }
+        for (Worker worker : workers.values()) {
+            if (now - worker.lastSentAt >= heartbeatNanos / 2) {
+                // 18/MDP: heartbeat every worker, idle or busy, but not one we just sent a command.
+                send(worker, WorkerCommand.Heartbeat.INSTANCE, now);
             }
         }
     }
@@ -491,11 +496,11 @@ final class BrokerCore {
     }
 
     /**
-     * Forgets a service with no workers, nothing waiting and nothing in flight, so that requests for
-     * made-up names leave nothing behind; its counters go with it.
+     * Forgets a service that never had a worker once nothing of it waits or runs, so that requests for
+     * made-up names leave nothing behind; its counters go with it. Services that had workers stay.
      */
     private void dropIfUnused(Service service) {
-        if (service != null && service.isUnused() && service.served == 0 && service.failed == 0) {
+        if (service != null && !service.hadWorkers && service.isUnused()) {
             services.remove(service.name);
         }
     }
@@ -509,6 +514,8 @@ final class BrokerCore {
         /** Idle workers, least recently used first. */
         final LinkedHashSet<Worker> idle = new LinkedHashSet<>();
         int workerCount;
+        /** True once a worker has registered: the service then stays in the stats for good. */
+        boolean hadWorkers;
         int inFlight;
         long served;
         long failed;

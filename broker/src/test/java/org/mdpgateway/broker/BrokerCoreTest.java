@@ -1,0 +1,651 @@
+package org.mdpgateway.broker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.mdpgateway.broker.RequestFailure.Reason;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.ClientCommand;
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.MdpCommand;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.WorkerCommand;
+
+/** The broker's rules, driven through its socket-free core with a hand-moved clock. */
+class BrokerCoreTest {
+    private static final long MS = 1_000_000L;
+    private static final Duration HEARTBEAT = Duration.ofMillis(100);
+    private static final RoutingId C1 = id("client-1");
+    private static final RoutingId C2 = id("client-2");
+    private static final RoutingId C3 = id("client-3");
+    private static final RoutingId W1 = id("worker-1");
+    private static final RoutingId W2 = id("worker-2");
+    private static final RoutingId W3 = id("worker-3");
+
+    private final Deque<Sent> sent = new ArrayDeque<>();
+    private long now = 1_000 * MS;
+    private BrokerConfig config = BrokerConfig.defaults("inproc://unused")
+            .withHeartbeat(HEARTBEAT, 3)
+            .withRequestExpiry(Duration.ofMillis(1000))
+            .withMaxQueued(3, 5)
+            .withMaxResends(2);
+    private BrokerCore core = newCore();
+
+    private record Sent(RoutingId to, MdpCommand command) {}
+
+    private BrokerCore newCore() {
+        return new BrokerCore(config, (to, command) -> sent.add(new Sent(to, command)), now);
+    }
+
+    @AfterEach
+    void everythingSentWasChecked() {
+        assertEquals(List.of(), new ArrayList<>(sent), "commands sent that the test did not expect");
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------
+
+    private static RoutingId id(String name) {
+        return RoutingId.of(name.getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private void receive(RoutingId from, MdpCommand command) {
+        core.onMessage(from, MdpCodec.encode(command), now);
+    }
+
+    private void receiveFrames(RoutingId from, String... frames) {
+        List<byte[]> list = new ArrayList<>();
+        for (String f : frames) {
+            list.add(f.getBytes(StandardCharsets.ISO_8859_1));
+        }
+        core.onMessage(from, list, now);
+    }
+
+    private void ready(RoutingId worker, String service) {
+        receive(worker, new WorkerCommand.Ready(service));
+    }
+
+    private void request(RoutingId client, String service, String... body) {
+        receive(client, new ClientCommand.Request(service, Body.ofStrings(body)));
+    }
+
+    private void expect(RoutingId to, MdpCommand command) {
+        Sent next = sent.poll();
+        assertEquals(new Sent(to, command), next);
+    }
+
+    private void expectWorkerRequest(RoutingId worker, RoutingId client, String... body) {
+        expect(worker, new WorkerCommand.Request(client, Body.ofStrings(body)));
+    }
+
+    private void expectDisconnect(RoutingId worker) {
+        expect(worker, WorkerCommand.Disconnect.INSTANCE);
+    }
+
+    /** Heartbeats go out in no particular order. */
+    private void expectHeartbeats(RoutingId... workers) {
+        List<RoutingId> heartbeated = new ArrayList<>();
+        for (int i = 0; i < workers.length && !sent.isEmpty(); i++) {
+            Sent s = sent.poll();
+            assertEquals(WorkerCommand.Heartbeat.INSTANCE, s.command(), "expected a heartbeat, got " + s);
+            heartbeated.add(s.to());
+        }
+        assertEquals(java.util.Set.of(workers), java.util.Set.copyOf(heartbeated));
+        assertEquals(workers.length, heartbeated.size());
+    }
+
+    private void expectNothing() {
+        assertEquals(List.of(), new ArrayList<>(sent));
+    }
+
+    private void advance(long millis) {
+        now += millis * MS;
+        core.onTick(now);
+    }
+
+    private ServiceStats stats(String service) {
+        return core.stats().stream().filter(s -> s.service().equals(service)).findFirst()
+                .orElseThrow(() -> new AssertionError("no stats for " + service + ": " + core.stats()));
+    }
+
+    /** Records what an in-process request hears. */
+    private static final class Recorder implements ReplyHandler {
+        final List<String> events = new ArrayList<>();
+        final List<RequestFailure> failures = new ArrayList<>();
+
+        @Override
+        public void onPartial(Body partial) {
+            events.add("partial:" + String.join(",", partial.strings()));
+        }
+
+        @Override
+        public void onFinal(Body reply) {
+            events.add("final:" + String.join(",", reply.strings()));
+        }
+
+        @Override
+        public void onFailure(RequestFailure failure) {
+            events.add("failure:" + failure.reason());
+            failures.add(failure);
+        }
+    }
+
+    private RoutingId workerAddressOf(RoutingId worker) {
+        Sent next = sent.poll();
+        assertEquals(worker, next.to());
+        return ((WorkerCommand.Request) next.command()).client();
+    }
+
+    // ---- routing -------------------------------------------------------------------------------
+
+    @Test
+    void clientRequest_goesToWorkerWithTheClientsRoutingId() {
+        ready(W1, "echo");
+        request(C1, "echo", "hello", "", "x");
+        expectWorkerRequest(W1, C1, "hello", "", "x");
+    }
+
+    @Test
+    void partialsAndFinal_goBackToTheClientAsClientCommands() {
+        ready(W1, "echo");
+        request(C1, "echo", "hi");
+        expectWorkerRequest(W1, C1, "hi");
+        receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("p1")));
+        expect(C1, new ClientCommand.Partial("echo", Body.ofStrings("p1")));
+        receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("p2", "")));
+        expect(C1, new ClientCommand.Partial("echo", Body.ofStrings("p2", "")));
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("done")));
+        expect(C1, new ClientCommand.Final("echo", Body.ofStrings("done")));
+        assertEquals(1, stats("echo").served());
+    }
+
+    @Test
+    void noWorker_requestsWaitAndAreServedInArrivalOrder() {
+        request(C1, "slow", "a");
+        request(C2, "slow", "b");
+        request(C3, "slow", "c");
+        expectNothing();
+        assertEquals(3, stats("slow").queued());
+        ready(W1, "slow");
+        expectWorkerRequest(W1, C1, "a");
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("A")));
+        expect(C1, new ClientCommand.Final("slow", Body.ofStrings("A")));
+        expectWorkerRequest(W1, C2, "b");
+        receive(W1, new WorkerCommand.Final(C2, Body.ofStrings("B")));
+        expect(C2, new ClientCommand.Final("slow", Body.ofStrings("B")));
+        expectWorkerRequest(W1, C3, "c");
+    }
+
+    @Test
+    void idleWorkers_areUsedLeastRecentlyUsedFirst() {
+        ready(W1, "svc");
+        ready(W2, "svc");
+        ready(W3, "svc");
+        request(C1, "svc", "1");
+        expectWorkerRequest(W1, C1, "1");
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
+        expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+        // W1 was just used: W2 and W3 have waited longer.
+        request(C2, "svc", "2");
+        expectWorkerRequest(W2, C2, "2");
+        request(C3, "svc", "3");
+        expectWorkerRequest(W3, C3, "3");
+        request(C1, "svc", "4");
+        expectWorkerRequest(W1, C1, "4");
+    }
+
+    @Test
+    void aWorkerHoldsOneRequestAtATime() {
+        ready(W1, "svc");
+        request(C1, "svc", "1");
+        expectWorkerRequest(W1, C1, "1");
+        request(C2, "svc", "2");
+        expectNothing();
+        assertEquals(1, stats("svc").inFlight());
+        assertEquals(1, stats("svc").queued());
+        assertEquals(1, stats("svc").busyWorkers());
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
+        expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+        expectWorkerRequest(W1, C2, "2");
+    }
+
+    @Test
+    void nothingReachesTheClientAfterItsFinal() {
+        ready(W1, "svc");
+        request(C1, "svc", "1");
+        expectWorkerRequest(W1, C1, "1");
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
+        expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+        receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("late")));
+        expectDisconnect(W1);
+    }
+
+    // ---- queue limits and expiry ---------------------------------------------------------------
+
+    @Test
+    void queuedRequest_expiresAfterTheRequestExpiry() {
+        request(C1, "nobody", "x");
+        advance(999);
+        assertEquals(1, stats("nobody").queued());
+        advance(1);
+        ready(W1, "nobody");
+        expectNothing();
+        assertEquals(0, stats("nobody").queued());
+    }
+
+    @Test
+    void requestWaitingForBusyWorkers_expiresAndIsCounted() {
+        ready(W1, "busy");
+        request(C1, "busy", "1");
+        expectWorkerRequest(W1, C1, "1");
+        request(C2, "busy", "2");
+        for (int i = 0; i < 10; i++) {
+            advance(100);
+            expect(W1, WorkerCommand.Heartbeat.INSTANCE);
+            receive(W1, WorkerCommand.Heartbeat.INSTANCE);
+        }
+        assertEquals(1, stats("busy").expired());
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
+        expect(C1, new ClientCommand.Final("busy", Body.ofStrings("ok")));
+        expectNothing();
+    }
+
+    @Test
+    void fullQueue_refusesNewRequests_andCountsThem() {
+        Recorder refused = new Recorder();
+        for (int i = 0; i < 3; i++) {
+            request(C1, "busy", "r" + i);
+        }
+        core.submit("busy", Body.ofStrings("r3"), Long.MAX_VALUE, refused, now);
+        assertEquals(List.of("failure:REFUSED"), refused.events);
+        assertEquals(1, stats("busy").refused());
+        assertEquals(3, stats("busy").queued());
+    }
+
+    @Test
+    void totalQueueBound_coversMadeUpServiceNames() {
+        for (int i = 0; i < 5; i++) {
+            request(C1, "made-up-" + i, "x");
+        }
+        Recorder refused = new Recorder();
+        core.submit("made-up-5", Body.ofStrings("x"), Long.MAX_VALUE, refused, now);
+        assertEquals(List.of("failure:REFUSED"), refused.events);
+        advance(1000);
+        assertEquals(List.of(), core.stats(), "expired requests for unknown services leave nothing behind");
+    }
+
+    // ---- heartbeating --------------------------------------------------------------------------
+
+    @Test
+    void heartbeats_goToIdleAndBusyWorkersEveryInterval() {
+        ready(W1, "svc");
+        ready(W2, "svc");
+        request(C1, "svc", "x");
+        expectWorkerRequest(W1, C1, "x");
+        advance(50);
+        expectNothing();
+        advance(50);
+        // W1 was sent its REQUEST at the start; both are due now.
+        expectHeartbeats(W1, W2);
+    }
+
+    @Test
+    void silentWorker_isDeadAfterLivenessIntervals() {
+        ready(W1, "svc");
+        for (int i = 0; i < 2; i++) {
+            advance(100);
+            expect(W1, WorkerCommand.Heartbeat.INSTANCE);
+        }
+        advance(100);
+        expectNothing();
+        assertEquals(0, stats("svc").workers());
+        request(C1, "svc", "x");
+        expectNothing();
+    }
+
+    @Test
+    void anyCommandFromAWorker_countsAsItsHeartbeat() {
+        ready(W1, "svc");
+        request(C1, "svc", "x");
+        expectWorkerRequest(W1, C1, "x");
+        for (int i = 0; i < 10; i++) {
+            advance(100);
+            expect(W1, WorkerCommand.Heartbeat.INSTANCE);
+            receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("p" + i)));
+            expect(C1, new ClientCommand.Partial("svc", Body.ofStrings("p" + i)));
+        }
+        assertEquals(1, stats("svc").busyWorkers());
+    }
+
+    // ---- recovery ------------------------------------------------------------------------------
+
+    @Test
+    void deadWorkersRequest_goesToTheNextWorker() {
+        ready(W1, "svc");
+        request(C1, "svc", "job");
+        expectWorkerRequest(W1, C1, "job");
+        ready(W2, "svc");
+        receive(W2, WorkerCommand.Heartbeat.INSTANCE);
+        advance(100);
+        expectHeartbeats(W1, W2);
+        receive(W2, WorkerCommand.Heartbeat.INSTANCE);
+        advance(100);
+        expectHeartbeats(W1, W2);
+        receive(W2, WorkerCommand.Heartbeat.INSTANCE);
+        advance(100);
+        // W1 has been silent for 300 ms: dead. Its request goes to W2.
+        expectWorkerRequest(W2, C1, "job");
+        assertEquals(1, stats("svc").resent());
+        receive(W2, new WorkerCommand.Final(C1, Body.ofStrings("done")));
+        expect(C1, new ClientCommand.Final("svc", Body.ofStrings("done")));
+    }
+
+    @Test
+    void workerDisconnect_putsItsRequestBackAtTheFrontOfTheQueue() {
+        ready(W1, "svc");
+        request(C1, "svc", "first");
+        expectWorkerRequest(W1, C1, "first");
+        request(C2, "svc", "second");
+        receive(W1, WorkerCommand.Disconnect.INSTANCE);
+        expectNothing();
+        ready(W2, "svc");
+        expectWorkerRequest(W2, C1, "first");
+    }
+
+    @Test
+    void resendCap_failsARequestThatKillsEveryWorker() {
+        Recorder recorder = new Recorder();
+        core.submit("poison", Body.ofStrings("x"), Long.MAX_VALUE, recorder, now);
+        for (RoutingId worker : List.of(W1, W2, W3)) {
+            ready(worker, "poison");
+            workerAddressOf(worker);
+            receive(worker, WorkerCommand.Disconnect.INSTANCE);
+        }
+        // Sent three times: the first try and two resends (max resends 2).
+        assertEquals(List.of("failure:WORKER_LOST"), recorder.events);
+        assertEquals(2, stats("poison").resent());
+        assertEquals(1, stats("poison").failed());
+    }
+
+    @Test
+    void workerLostAfterPartials_failsInsteadOfRepeatingOutput() {
+        Recorder recorder = new Recorder();
+        ready(W1, "svc");
+        ready(W2, "svc");
+        core.submit("svc", Body.ofStrings("x"), Long.MAX_VALUE, recorder, now);
+        RoutingId address = workerAddressOf(W1);
+        receive(W1, new WorkerCommand.Partial(address, Body.ofStrings("p1")));
+        receive(W1, WorkerCommand.Disconnect.INSTANCE);
+        expectNothing();
+        assertEquals(List.of("partial:p1", "failure:WORKER_LOST"), recorder.events);
+    }
+
+    @Test
+    void networkClientsRequest_lostAfterPartials_isNotResent() {
+        ready(W1, "svc");
+        request(C1, "svc", "x");
+        expectWorkerRequest(W1, C1, "x");
+        receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("p1")));
+        expect(C1, new ClientCommand.Partial("svc", Body.ofStrings("p1")));
+        receive(W1, WorkerCommand.Disconnect.INSTANCE);
+        ready(W2, "svc");
+        expectNothing();
+        assertEquals(1, stats("svc").failed());
+    }
+
+    // ---- protocol errors -----------------------------------------------------------------------
+
+    @Test
+    void secondReady_getsDisconnect_andTheWorkerIsGone() {
+        ready(W1, "svc");
+        ready(W1, "svc");
+        expectDisconnect(W1);
+        request(C1, "svc", "x");
+        expectNothing();
+        assertEquals(0, stats("svc").workers());
+    }
+
+    @Test
+    void finalWithNoRequestOutstanding_getsDisconnect() {
+        ready(W1, "svc");
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("?")));
+        expectDisconnect(W1);
+    }
+
+    @Test
+    void partialForAnotherClient_getsDisconnect_andTheRequestIsResent() {
+        ready(W1, "svc");
+        request(C1, "svc", "x");
+        expectWorkerRequest(W1, C1, "x");
+        receive(W1, new WorkerCommand.Partial(C2, Body.ofStrings("wrong")));
+        expectDisconnect(W1);
+        ready(W2, "svc");
+        expectWorkerRequest(W2, C1, "x");
+    }
+
+    @Test
+    void commandsBeforeReady_getDisconnect() {
+        receive(W1, WorkerCommand.Heartbeat.INSTANCE);
+        expectDisconnect(W1);
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("x")));
+        expectDisconnect(W1);
+        receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("x")));
+        expectDisconnect(W1);
+        receive(W1, new WorkerCommand.Request(C1, Body.ofStrings("x")));
+        expectDisconnect(W1);
+        receive(W1, WorkerCommand.Disconnect.INSTANCE);
+        expectNothing();
+    }
+
+    @Test
+    void invalidMessages_areDropped_andAWorkerSendingOneIsRemoved() {
+        receiveFrames(C1, "MDPC01", "\u0001", "svc", "x");
+        receiveFrames(C1, "MDPW02", "\u0009");
+        receiveFrames(C1, "MDPC02", "\u0001", "svc");
+        receiveFrames(C1);
+        expectNothing();
+        ready(W1, "svc");
+        request(C1, "svc", "x");
+        expectWorkerRequest(W1, C1, "x");
+        receiveFrames(W1, "MDPW02", "\u0004", "client-1", "not empty", "x");
+        expectDisconnect(W1);
+        assertEquals(0, stats("svc").workers());
+        assertEquals(1, stats("svc").queued(), "its request waits for the next worker");
+    }
+
+    @Test
+    void clientSendingReplies_isIgnored() {
+        receive(C1, new ClientCommand.Final("svc", Body.ofStrings("x")));
+        receive(C1, new ClientCommand.Partial("svc", Body.ofStrings("x")));
+        expectNothing();
+    }
+
+    // ---- MMI -----------------------------------------------------------------------------------
+
+    @Test
+    void mmiService_answers200WhenAWorkerIsRegistered_else404() {
+        request(C1, "mmi.service", "echo");
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("echo", "404")));
+        ready(W1, "echo");
+        request(C1, "mmi.service", "echo");
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("echo", "200")));
+        request(C1, "echo", "x");
+        expectWorkerRequest(W1, C1, "x");
+        request(C1, "mmi.service", "echo");
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("echo", "200")));
+    }
+
+    @Test
+    void mmiService_doesNotCountQueuedRequestsAsWorkers() {
+        request(C1, "ghost", "x");
+        request(C2, "mmi.service", "ghost");
+        expect(C2, new ClientCommand.Final("mmi.service", Body.ofStrings("ghost", "404")));
+    }
+
+    @Test
+    void unimplementedMmiService_answers501() {
+        request(C1, "mmi.bogus", "x");
+        expect(C1, new ClientCommand.Final("mmi.bogus", Body.ofStrings("x", "501")));
+    }
+
+    @Test
+    void readyForAnMmiName_getsDisconnect() {
+        ready(W1, "mmi.service");
+        expectDisconnect(W1);
+        request(C1, "mmi.service", "mmi.service");
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("mmi.service", "404")));
+    }
+
+    @Test
+    void mmiFromThisProcess_isAnsweredAtOnce() {
+        Recorder recorder = new Recorder();
+        ready(W1, "echo");
+        core.submit("mmi.service", Body.ofStrings("echo"), Long.MAX_VALUE, recorder, now);
+        assertEquals(List.of("final:echo,200"), recorder.events);
+    }
+
+    // ---- in-process requests -------------------------------------------------------------------
+
+    @Test
+    void localRequest_getsPartialsThenFinal() {
+        Recorder recorder = new Recorder();
+        ready(W1, "svc");
+        core.submit("svc", Body.ofStrings("in"), Long.MAX_VALUE, recorder, now);
+        RoutingId address = workerAddressOf(W1);
+        receive(W1, new WorkerCommand.Partial(address, Body.ofStrings("p")));
+        receive(W1, new WorkerCommand.Final(address, Body.ofStrings("f")));
+        assertEquals(List.of("partial:p", "final:f"), recorder.events);
+    }
+
+    @Test
+    void localRequestsHaveDistinctClientAddresses() {
+        ready(W1, "svc");
+        ready(W2, "svc");
+        core.submit("svc", Body.ofStrings("a"), Long.MAX_VALUE, new Recorder(), now);
+        core.submit("svc", Body.ofStrings("b"), Long.MAX_VALUE, new Recorder(), now);
+        RoutingId a = workerAddressOf(W1);
+        RoutingId b = workerAddressOf(W2);
+        assertTrue(!a.equals(b));
+    }
+
+    @Test
+    void deadlineWhileQueued_failsAsExpired() {
+        Recorder recorder = new Recorder();
+        core.submit("svc", Body.ofStrings("x"), now + 200 * MS, recorder, now);
+        advance(199);
+        assertEquals(List.of(), recorder.events);
+        advance(1);
+        assertEquals(List.of("failure:EXPIRED"), recorder.events);
+        ready(W1, "svc");
+        expectNothing();
+    }
+
+    @Test
+    void deadlineAfterAWorkerTookIt_failsAsDeadline_andTheLateFinalIsDropped() {
+        Recorder recorder = new Recorder();
+        ready(W1, "svc");
+        core.submit("svc", Body.ofStrings("x"), now + 50 * MS, recorder, now);
+        RoutingId address = workerAddressOf(W1);
+        advance(50);
+        assertEquals(List.of("failure:DEADLINE"), recorder.events);
+        receive(W1, new WorkerCommand.Final(address, Body.ofStrings("late")));
+        assertEquals(List.of("failure:DEADLINE"), recorder.events);
+        assertEquals(1, stats("svc").idleWorkers(), "the worker is free again after its FINAL");
+        request(C1, "svc", "next");
+        expectWorkerRequest(W1, C1, "next");
+    }
+
+    @Test
+    void cancelWhileQueued_removesTheRequest() {
+        Recorder recorder = new Recorder();
+        BrokerCore.LocalRequest request = core.submit("svc", Body.ofStrings("x"), Long.MAX_VALUE, recorder, now);
+        core.cancel(request, now);
+        ready(W1, "svc");
+        expectNothing();
+        assertEquals(List.of(), recorder.events);
+    }
+
+    @Test
+    void cancelWhileActive_dropsLateReplies_andFreesTheWorkerAfterItsFinal() {
+        Recorder recorder = new Recorder();
+        ready(W1, "svc");
+        BrokerCore.LocalRequest request = core.submit("svc", Body.ofStrings("x"), Long.MAX_VALUE, recorder, now);
+        RoutingId address = workerAddressOf(W1);
+        core.cancel(request, now);
+        receive(W1, new WorkerCommand.Partial(address, Body.ofStrings("p")));
+        receive(W1, new WorkerCommand.Final(address, Body.ofStrings("f")));
+        assertEquals(List.of(), recorder.events);
+        request(C1, "svc", "next");
+        expectWorkerRequest(W1, C1, "next");
+    }
+
+    @Test
+    void throwingHandler_doesNotBreakTheBroker() {
+        ready(W1, "svc");
+        core.submit("svc", Body.ofStrings("x"), Long.MAX_VALUE, new ReplyHandler() {
+            @Override
+            public void onPartial(Body partial) {
+                throw new IllegalStateException("boom");
+            }
+
+            @Override
+            public void onFinal(Body reply) {
+                throw new IllegalStateException("boom");
+            }
+
+            @Override
+            public void onFailure(RequestFailure failure) {
+                throw new IllegalStateException("boom");
+            }
+        }, now);
+        RoutingId address = workerAddressOf(W1);
+        receive(W1, new WorkerCommand.Partial(address, Body.ofStrings("p")));
+        receive(W1, new WorkerCommand.Final(address, Body.ofStrings("f")));
+        request(C1, "svc", "next");
+        expectWorkerRequest(W1, C1, "next");
+    }
+
+    // ---- stats and shutdown --------------------------------------------------------------------
+
+    @Test
+    void stats_countWorkersQueueAndOutcomes() {
+        ready(W1, "svc");
+        ready(W2, "svc");
+        request(C1, "svc", "a");
+        expectWorkerRequest(W1, C1, "a");
+        ServiceStats s = stats("svc");
+        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 0, 0, 0, 0, 0), s);
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
+        expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+        assertEquals(new ServiceStats("svc", 2, 0, 0, 0, 1, 0, 0, 0, 0), stats("svc"));
+    }
+
+    @Test
+    void shutdown_disconnectsEveryWorker_andFailsLocalRequests() {
+        Recorder active = new Recorder();
+        Recorder queued = new Recorder();
+        ready(W1, "svc");
+        core.submit("svc", Body.ofStrings("a"), Long.MAX_VALUE, active, now);
+        workerAddressOf(W1);
+        core.submit("svc", Body.ofStrings("b"), Long.MAX_VALUE, queued, now);
+        ready(W2, "other");
+        core.shutdown();
+        List<RoutingId> disconnected = new ArrayList<>();
+        while (!sent.isEmpty()) {
+            Sent s = sent.poll();
+            assertEquals(WorkerCommand.Disconnect.INSTANCE, s.command());
+            disconnected.add(s.to());
+        }
+        assertTrue(disconnected.containsAll(List.of(W1, W2)) && disconnected.size() == 2);
+        assertEquals(List.of("failure:BROKER_STOPPED"), active.events);
+        assertEquals(List.of("failure:BROKER_STOPPED"), queued.events);
+        assertEquals(Reason.BROKER_STOPPED, queued.failures.get(0).reason());
+    }
+}
