@@ -90,6 +90,14 @@ public final class Broker implements AutoCloseable {
         return boundEndpoints;
     }
 
+    /**
+     * The ZeroMQ context the broker's socket lives in: peers in this process need it to connect to an
+     * {@code inproc://} endpoint. The broker closes it when it stops.
+     */
+    public ZContext context() {
+        return context;
+    }
+
     /** True until the broker has been closed or its loop has died. */
     public boolean isRunning() {
         return !closed && stopped.getCount() > 0;

@@ -48,7 +48,8 @@ public final class MdpClient implements AutoCloseable {
     private final Ticker ticker;
     private final Duration handshakeTimeout;
 
-    private final ZContext context = new ZContext(1);
+    private final ZContext context;
+    private final boolean ownsContext;
     private final LoopInbox<Object> inbox = new LoopInbox<>();
     private final Thread ioThread;
     private volatile boolean closed;
@@ -70,6 +71,8 @@ public final class MdpClient implements AutoCloseable {
         this.maxIdleSockets = b.maxIdleSockets;
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
+        this.ownsContext = b.context == null;
+        this.context = ownsContext ? new ZContext(1) : b.context;
         this.ioThread = new Thread(this::runLoop, "mdp-client-" + endpoint);
         this.ioThread.setDaemon(true);
         this.ioThread.start();
@@ -248,13 +251,17 @@ public final class MdpClient implements AutoCloseable {
             ClientClosedException reason = new ClientClosedException("client for " + endpoint + " is closed");
             for (Call call : active) {
                 call.future.completeExceptionally(reason);
+                discard(call.socket);
             }
+            idleSockets.forEach(MdpClient::discard);
             for (Call call : waiting) {
                 call.future.completeExceptionally(reason);
             }
             failQueued();
             closeQuietly(selector);
-            context.close();
+            if (ownsContext) {
+                context.close();
+            }
             inbox.close();
             log.debug("MDP client for {} closed", endpoint);
         }
@@ -456,7 +463,7 @@ public final class MdpClient implements AutoCloseable {
         }
     }
 
-    private void discard(ZMQ.Socket socket) {
+    private static void discard(ZMQ.Socket socket) {
         if (socket != null) {
             socket.close();
         }
@@ -512,6 +519,7 @@ public final class MdpClient implements AutoCloseable {
         private int maxIdleSockets = 16;
         private Ticker ticker = Ticker.system();
         private Duration handshakeTimeout = MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT;
+        private ZContext context;
 
         private Builder(String endpoint) {
             this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
@@ -563,6 +571,15 @@ public final class MdpClient implements AutoCloseable {
                 throw new IllegalArgumentException("handshake timeout must be positive, got " + timeout);
             }
             this.handshakeTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * A ZeroMQ context to create sockets in, shared with the caller, who closes it; needed to
+         * reach an {@code inproc://} endpoint bound in that context. Default: a context of its own.
+         */
+        public Builder context(ZContext context) {
+            this.context = Objects.requireNonNull(context, "context");
             return this;
         }
 

@@ -48,7 +48,8 @@ public final class MdpWorker implements AutoCloseable {
     private final Function<Exception, Body> errorReply;
     private final RequestHandler handler;
 
-    private final ZContext context = new ZContext(1);
+    private final ZContext context;
+    private final boolean ownsContext;
     private final LoopInbox<Object> inbox = new LoopInbox<>();
     private final ExecutorService handlerThread;
     private final Thread ioThread;
@@ -71,6 +72,8 @@ public final class MdpWorker implements AutoCloseable {
         this.reconnectNanos = b.reconnectDelay.toNanos();
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
+        this.ownsContext = b.context == null;
+        this.context = ownsContext ? new ZContext(1) : b.context;
         this.errorReply = b.errorReply;
         this.handler = handler;
         this.handlerThread = Executors.newSingleThreadExecutor(r -> {
@@ -163,7 +166,9 @@ public final class MdpWorker implements AutoCloseable {
                     log.debug("closing the selector failed", e);
                 }
             }
-            context.close();
+            if (ownsContext) {
+                context.close();
+            }
             inbox.close();
             log.info("worker for '{}' stopped", service);
         }
@@ -338,6 +343,7 @@ public final class MdpWorker implements AutoCloseable {
         private Duration reconnectDelay = Duration.ofMillis(1000);
         private Ticker ticker = Ticker.system();
         private Duration handshakeTimeout = MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT;
+        private ZContext context;
         private Function<Exception, Body> errorReply;
 
         private Builder(String endpoint, String service) {
@@ -392,6 +398,15 @@ public final class MdpWorker implements AutoCloseable {
                 throw new IllegalArgumentException("handshake timeout must be positive, got " + timeout);
             }
             this.handshakeTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * A ZeroMQ context to create sockets in, shared with the caller, who closes it; needed to
+         * reach an {@code inproc://} endpoint bound in that context. Default: a context of its own.
+         */
+        public Builder context(ZContext context) {
+            this.context = Objects.requireNonNull(context, "context");
             return this;
         }
 

@@ -1,0 +1,517 @@
+package org.mdpgateway.broker;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.MdpClient;
+import org.mdpgateway.mdp.MdpWorker;
+import org.mdpgateway.mdp.Reply;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/** The broker over real sockets, with the Java client and worker and with raw peers built by hand. */
+class BrokerIT {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final ZContext peers = new ZContext(1);
+    private Broker broker;
+
+    @AfterEach
+    void closeAll() throws Exception {
+        Collections.reverse(closeables);
+        for (AutoCloseable c : closeables) {
+            c.close();
+        }
+        if (broker != null) {
+            broker.close();
+        }
+        peers.close();
+    }
+
+    private Broker startBroker(BrokerConfig config) {
+        broker = Broker.start(config);
+        return broker;
+    }
+
+    private Broker startBroker() {
+        return startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*"));
+    }
+
+    private String tcpEndpoint() {
+        return broker.boundEndpoints().stream().filter(e -> e.startsWith("tcp://")).findFirst().orElseThrow();
+    }
+
+    private <T extends AutoCloseable> T closeLater(T c) {
+        closeables.add(c);
+        return c;
+    }
+
+    private MdpWorker worker(String endpoint, String service, org.mdpgateway.mdp.RequestHandler handler) {
+        return closeLater(MdpWorker.builder(endpoint, service).start(handler));
+    }
+
+    private MdpClient client(String endpoint) {
+        return closeLater(MdpClient.builder(endpoint).timeout(WAIT).attempts(1).build());
+    }
+
+    /** A raw DEALER peer; frames are built by hand. */
+    private ZMQ.Socket dealer(String endpoint) {
+        ZMQ.Socket socket = peers.createSocket(SocketType.DEALER);
+        socket.setLinger(0);
+        socket.setHandshakeIvl(500); // see MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT
+        socket.setReceiveTimeOut((int) WAIT.toMillis());
+        socket.connect(endpoint);
+        return socket;
+    }
+
+    private static void send(ZMQ.Socket socket, Object... frames) {
+        for (int i = 0; i < frames.length; i++) {
+            byte[] f = frames[i] instanceof byte[] b ? b : ((String) frames[i]).getBytes(UTF_8);
+            socket.send(f, i < frames.length - 1 ? ZMQ.SNDMORE : 0);
+        }
+    }
+
+    private static List<byte[]> recv(ZMQ.Socket socket) {
+        byte[] first = socket.recv(0);
+        if (first == null) {
+            return null;
+        }
+        List<byte[]> frames = new ArrayList<>();
+        frames.add(first);
+        while (socket.hasReceiveMore()) {
+            frames.add(socket.recv(0));
+        }
+        return frames;
+    }
+
+    private static String str(List<byte[]> frames, int i) {
+        return new String(frames.get(i), UTF_8);
+    }
+
+    private static byte[] b(int commandByte) {
+        return new byte[] {(byte) commandByte};
+    }
+
+    private static boolean waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (System.nanoTime() < end) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(10);
+        }
+        return condition.getAsBoolean();
+    }
+
+    private ServiceStats statsOf(String service) throws Exception {
+        return broker.stats().get(5, TimeUnit.SECONDS).stream().filter(s -> s.service().equals(service))
+                .findFirst().orElse(null);
+    }
+
+    // ---- tests ---------------------------------------------------------------------------------
+
+    @Test
+    void javaClientAndWorker_streamPartialsThroughTheBroker() throws Exception {
+        startBroker();
+        worker(tcpEndpoint(), "count", (request, partials) -> {
+            int n = Integer.parseInt(request.string(0));
+            for (int i = 1; i <= n; i++) {
+                partials.send(Body.ofStrings("tick " + i));
+            }
+            return Body.ofStrings("done", "");
+        });
+        Reply reply = client(tcpEndpoint()).request("count", Body.ofStrings("3"));
+        assertEquals(List.of(Body.ofStrings("tick 1"), Body.ofStrings("tick 2"), Body.ofStrings("tick 3")),
+                reply.partials());
+        assertEquals(Body.ofStrings("done", ""), reply.finalBody());
+    }
+
+    @Test
+    void rawPeers_seeTheFramesOfSpec18() {
+        startBroker();
+        ZMQ.Socket worker = dealer(tcpEndpoint());
+        send(worker, "MDPW02", b(1), "raw");
+        ZMQ.Socket client = dealer(tcpEndpoint());
+        byte[] binary = {0, (byte) 0xff, 1};
+        send(client, "MDPC02", b(1), "raw", "hello", new byte[0], binary);
+
+        List<byte[]> request = recv(worker);
+        assertNotNull(request, "the worker got no REQUEST");
+        while (request.size() == 2) { // heartbeats may come first
+            request = recv(worker);
+        }
+        assertEquals(7, request.size());
+        assertEquals("MDPW02", str(request, 0));
+        assertArrayEquals(b(2), request.get(1));
+        byte[] address = request.get(2);
+        assertEquals(0, request.get(3).length);
+        assertEquals("hello", str(request, 4));
+        assertEquals(0, request.get(5).length);
+        assertArrayEquals(binary, request.get(6));
+
+        send(worker, "MDPW02", b(3), address, new byte[0], "part");
+        send(worker, "MDPW02", b(4), address, new byte[0], "end", binary);
+        List<byte[]> partial = recv(client);
+        assertEquals(List.of("MDPC02", "\u0002", "raw", "part"), strings(partial));
+        List<byte[]> fin = recv(client);
+        assertEquals(5, fin.size());
+        assertEquals(List.of("MDPC02", "\u0003", "raw", "end"), strings(fin.subList(0, 4)));
+        assertArrayEquals(binary, fin.get(4));
+    }
+
+    private static List<String> strings(List<byte[]> frames) {
+        List<String> s = new ArrayList<>();
+        frames.forEach(f -> s.add(new String(f, UTF_8)));
+        return s;
+    }
+
+    @Test
+    void oneSocket_servesTcpAndInprocEndpointsAtOnce() {
+        startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*", "inproc://broker-it-" + System.nanoTime()));
+        assertEquals(2, broker.boundEndpoints().size());
+        String inproc = broker.boundEndpoints().get(1);
+        assertTrue(inproc.startsWith("inproc://"), inproc);
+        closeLater(MdpWorker.builder(inproc, "echo").context(broker.context()).start((request, p) -> request));
+        Reply reply = client(tcpEndpoint()).request("echo", Body.ofStrings("across endpoints"));
+        assertEquals("across endpoints", reply.finalBody().string(0));
+    }
+
+    @Test
+    void manyClientsAndManyWorkers_everyReplyReachesTheClientThatAsked() throws Exception {
+        startBroker();
+        String endpoint = tcpEndpoint();
+        int services = 3;
+        int workersPerService = 4;
+        Map<String, AtomicInteger> servedBy = new ConcurrentHashMap<>();
+        for (int s = 0; s < services; s++) {
+            for (int w = 0; w < workersPerService; w++) {
+                String name = "svc" + s + "-w" + w;
+                servedBy.put(name, new AtomicInteger());
+                worker(endpoint, "svc" + s, (request, partials) -> {
+                    servedBy.get(name).incrementAndGet();
+                    partials.send(Body.ofStrings("partial-of", request.string(0)));
+                    return Body.ofStrings(request.string(0), name);
+                });
+            }
+        }
+        int clients = 6;
+        int requestsPerClient = 60;
+        List<CompletableFuture<Void>> runs = new ArrayList<>();
+        List<String> mismatches = new CopyOnWriteArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            int clientNo = c;
+            MdpClient client = client(endpoint);
+            runs.add(CompletableFuture.runAsync(() -> {
+                List<CompletableFuture<Reply>> pending = new ArrayList<>();
+                List<String> sent = new ArrayList<>();
+                for (int i = 0; i < requestsPerClient; i++) {
+                    String payload = "c" + clientNo + "-r" + i;
+                    sent.add(payload);
+                    pending.add(client.submit("svc" + (i % services), Body.ofStrings(payload)));
+                }
+                for (int i = 0; i < requestsPerClient; i++) {
+                    Reply r = pending.get(i).join();
+                    if (!r.finalBody().string(0).equals(sent.get(i))
+                            || !r.partials().get(0).string(1).equals(sent.get(i))
+                            || !r.finalBody().string(1).startsWith(r.service() + "-")) {
+                        mismatches.add(sent.get(i) + " got " + r);
+                    }
+                }
+            }, runnable -> new Thread(runnable).start()));
+        }
+        CompletableFuture.allOf(runs.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        assertEquals(List.of(), mismatches);
+        int total = servedBy.values().stream().mapToInt(AtomicInteger::get).sum();
+        assertEquals(clients * requestsPerClient, total, "every request served exactly once");
+        long busyWorkers = servedBy.values().stream().filter(n -> n.get() > 0).count();
+        assertTrue(busyWorkers > services, "requests spread over workers: " + servedBy);
+        for (int s = 0; s < services; s++) {
+            ServiceStats stats = statsOf("svc" + s);
+            assertEquals(clients * requestsPerClient / services, stats.served());
+            assertEquals(workersPerService, stats.idleWorkers());
+            assertEquals(0, stats.queued() + stats.inFlight() + stats.failed());
+        }
+    }
+
+    @Test
+    void inProcessRequests_fromManyThreads_withoutASocketEach() throws Exception {
+        startBroker();
+        worker(tcpEndpoint(), "double", (request, partials) -> {
+            partials.send(Body.ofStrings("working"));
+            return Body.ofStrings(request.string(0) + request.string(0));
+        });
+        worker(tcpEndpoint(), "double", (request, partials) -> {
+            partials.send(Body.ofStrings("working"));
+            return Body.ofStrings(request.string(0) + request.string(0));
+        });
+        int threads = 4;
+        int perThread = 250;
+        Map<String, String> finals = new ConcurrentHashMap<>();
+        AtomicInteger partialCount = new AtomicInteger();
+        List<RequestFailure> failures = new CopyOnWriteArrayList<>();
+        Map<String, Thread> handlerThreads = new ConcurrentHashMap<>();
+        CountDownLatch done = new CountDownLatch(threads * perThread);
+        List<Thread> submitters = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int thread = t;
+            submitters.add(new Thread(() -> {
+                for (int i = 0; i < perThread; i++) {
+                    String key = thread + ":" + i;
+                    broker.submit("double", Body.ofStrings(key), WAIT, new ReplyHandler() {
+                        @Override
+                        public void onPartial(Body partial) {
+                            partialCount.incrementAndGet();
+                        }
+
+                        @Override
+                        public void onFinal(Body reply) {
+                            handlerThreads.put(Thread.currentThread().getName(), Thread.currentThread());
+                            finals.put(key, reply.string(0));
+                            done.countDown();
+                        }
+
+                        @Override
+                        public void onFailure(RequestFailure failure) {
+                            failures.add(failure);
+                            done.countDown();
+                        }
+                    });
+                }
+            }));
+        }
+        submitters.forEach(Thread::start);
+        assertTrue(done.await(60, TimeUnit.SECONDS), "replies missing: " + done.getCount());
+        assertEquals(List.of(), failures);
+        assertEquals(threads * perThread, finals.size());
+        finals.forEach((key, value) -> assertEquals(key + key, value));
+        assertEquals(threads * perThread, partialCount.get());
+        assertEquals(java.util.Set.of("mdp-broker"), handlerThreads.keySet(), "handlers run on the broker thread");
+    }
+
+    @Test
+    void inProcessRequest_withNoWorker_expiresAtItsDeadline() throws Exception {
+        startBroker();
+        CompletableFuture<RequestFailure> failure = new CompletableFuture<>();
+        broker.submit("nobody", Body.ofStrings("x"), Duration.ofMillis(100), failingOnly(failure));
+        assertEquals(RequestFailure.Reason.EXPIRED, failure.get(5, TimeUnit.SECONDS).reason());
+    }
+
+    @Test
+    void inProcessRequest_takenButNotAnswered_failsWithDeadline() throws Exception {
+        startBroker();
+        CountDownLatch release = new CountDownLatch(1);
+        worker(tcpEndpoint(), "stuck", (request, partials) -> {
+            release.await();
+            return Body.ofStrings("too late");
+        });
+        assertTrue(waitUntil(() -> mmi("stuck").equals("200")));
+        CompletableFuture<RequestFailure> failure = new CompletableFuture<>();
+        broker.submit("stuck", Body.ofStrings("x"), Duration.ofMillis(300), failingOnly(failure));
+        assertEquals(RequestFailure.Reason.DEADLINE, failure.get(5, TimeUnit.SECONDS).reason());
+        release.countDown();
+        assertTrue(waitUntil(() -> {
+            ServiceStats s = stats("stuck");
+            return s != null && s.idleWorkers() == 1;
+        }), "the worker is free again after its late FINAL");
+    }
+
+    private ReplyHandler failingOnly(CompletableFuture<RequestFailure> failure) {
+        return new ReplyHandler() {
+            @Override
+            public void onPartial(Body partial) {
+                failure.completeExceptionally(new AssertionError("unexpected partial"));
+            }
+
+            @Override
+            public void onFinal(Body reply) {
+                failure.completeExceptionally(new AssertionError("unexpected final " + reply));
+            }
+
+            @Override
+            public void onFailure(RequestFailure f) {
+                failure.complete(f);
+            }
+        };
+    }
+
+    private ServiceStats stats(String service) {
+        try {
+            return statsOf(service);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Asks mmi.service through the in-process API and returns the status code. */
+    private String mmi(String service) {
+        CompletableFuture<Body> reply = new CompletableFuture<>();
+        broker.submit("mmi.service", Body.ofStrings(service), WAIT, new ReplyHandler() {
+            @Override
+            public void onPartial(Body partial) {
+            }
+
+            @Override
+            public void onFinal(Body body) {
+                reply.complete(body);
+            }
+
+            @Override
+            public void onFailure(RequestFailure failure) {
+                reply.completeExceptionally(new AssertionError(failure.toString()));
+            }
+        });
+        return reply.join().lastString();
+    }
+
+    @Test
+    void workerThatDiesHoldingARequest_hasItResentToAnother() throws Exception {
+        startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*").withHeartbeat(Duration.ofMillis(50), 3));
+        ZMQ.Socket doomed = dealer(tcpEndpoint());
+        send(doomed, "MDPW02", b(1), "job");
+        assertTrue(waitUntil(() -> mmi("job").equals("200")));
+        MdpClient client = client(tcpEndpoint());
+        CompletableFuture<Reply> reply = client.submit("job", Body.ofStrings("work"));
+        List<byte[]> taken = recv(doomed);
+        while (taken != null && taken.size() == 2) {
+            taken = recv(doomed);
+        }
+        assertNotNull(taken);
+        assertEquals("work", str(taken, 4));
+        doomed.close(); // dies silently, holding the request
+
+        AtomicInteger served = new AtomicInteger();
+        closeLater(MdpWorker.builder(tcpEndpoint(), "job").heartbeatInterval(Duration.ofMillis(50))
+                .start((request, partials) -> {
+                    served.incrementAndGet();
+                    return Body.ofStrings("rescued " + request.string(0));
+                }));
+        assertEquals("rescued work", reply.get(10, TimeUnit.SECONDS).finalBody().string(0));
+        assertEquals(1, served.get());
+        assertEquals(1, statsOf("job").resent());
+    }
+
+    @Test
+    void realTimeHeartbeats_keepAWorkerAlive_andSilenceBuriesIt() throws Exception {
+        startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*").withHeartbeat(Duration.ofMillis(50), 3));
+        ZMQ.Socket worker = dealer(tcpEndpoint());
+        worker.setReceiveTimeOut(2000);
+        send(worker, "MDPW02", b(1), "beat");
+        int heartbeats = 0;
+        long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (heartbeats < 5 && System.nanoTime() < end) {
+            List<byte[]> msg = recv(worker);
+            assertNotNull(msg, "no heartbeat from the broker");
+            assertEquals(List.of("MDPW02", "\u0005"), strings(msg));
+            heartbeats++;
+            send(worker, "MDPW02", b(5));
+        }
+        assertEquals(5, heartbeats);
+        assertEquals("200", mmi("beat"));
+        // Now silent: within liveness x interval the broker buries it and stops heartbeating it.
+        assertTrue(waitUntil(() -> mmi("beat").equals("404")));
+        worker.setReceiveTimeOut(200);
+        List<byte[]> msg;
+        while ((msg = recv(worker)) != null) {
+            assertEquals(List.of("MDPW02", "\u0005"), strings(msg), "only heartbeats sent before it was buried");
+        }
+    }
+
+    @Test
+    void replyForAClientThatLeft_isDropped_andOthersAreServed() throws Exception {
+        startBroker();
+        CountDownLatch firstTaken = new CountDownLatch(1);
+        CountDownLatch clientGone = new CountDownLatch(1);
+        worker(tcpEndpoint(), "svc", (request, partials) -> {
+            if (request.string(0).equals("first")) {
+                firstTaken.countDown();
+                clientGone.await();
+            }
+            return Body.ofStrings("reply to " + request.string(0));
+        });
+        ZMQ.Socket leaving = dealer(tcpEndpoint());
+        send(leaving, "MDPC02", b(1), "svc", "first");
+        assertTrue(firstTaken.await(10, TimeUnit.SECONDS));
+        leaving.close();
+        clientGone.countDown();
+        assertEquals("reply to second", client(tcpEndpoint()).request("svc", Body.ofStrings("second"))
+                .finalBody().string(0));
+        assertEquals(2, statsOf("svc").served());
+    }
+
+    @Test
+    void close_disconnectsWorkers_andFailsInProcessRequests() throws Exception {
+        startBroker();
+        ZMQ.Socket worker = dealer(tcpEndpoint());
+        send(worker, "MDPW02", b(1), "svc");
+        assertTrue(waitUntil(() -> mmi("svc").equals("200")));
+        CompletableFuture<RequestFailure> failure = new CompletableFuture<>();
+        broker.submit("other", Body.ofStrings("x"), null, failingOnly(failure));
+        broker.close();
+        assertEquals(RequestFailure.Reason.BROKER_STOPPED, failure.get(5, TimeUnit.SECONDS).reason());
+        List<byte[]> msg;
+        boolean disconnected = false;
+        while (!disconnected && (msg = recv(worker)) != null) {
+            disconnected = strings(msg).equals(List.of("MDPW02", "\u0006"));
+        }
+        assertTrue(disconnected, "the worker got DISCONNECT");
+        assertTrue(!broker.isRunning());
+        CompletableFuture<RequestFailure> late = new CompletableFuture<>();
+        broker.submit("svc", Body.ofStrings("x"), null, failingOnly(late));
+        assertEquals(RequestFailure.Reason.BROKER_STOPPED, late.get(5, TimeUnit.SECONDS).reason());
+    }
+
+    @Test
+    void bindFailure_isReportedAtStart() {
+        startBroker();
+        String taken = tcpEndpoint();
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Broker.start(BrokerConfig.defaults(taken)));
+        assertTrue(e.getMessage().contains(taken), e.getMessage());
+    }
+
+    @Test
+    void garbageFromPeers_doesNotStopTheBroker() throws Exception {
+        startBroker();
+        ZMQ.Socket junk = dealer(tcpEndpoint());
+        send(junk, "hello");
+        send(junk, "MDPC02");
+        send(junk, "MDPC02", b(1), "svc");
+        send(junk, "MDPW02", b(9));
+        send(junk, "MDPW02", b(2), "addr", "", "x");
+        send(junk, "MDPW02", b(1), "");
+        send(junk, new byte[0]);
+        worker(tcpEndpoint(), "echo", (request, partials) -> request);
+        assertEquals("still fine", client(tcpEndpoint()).request("echo", Body.ofStrings("still fine"))
+                .finalBody().string(0));
+        Map<String, Integer> seen = new HashMap<>();
+        junk.setReceiveTimeOut(300);
+        List<byte[]> msg;
+        while ((msg = recv(junk)) != null) {
+            seen.merge(strings(msg).toString(), 1, Integer::sum);
+        }
+        // Only the valid-but-unexpected worker REQUEST earns a DISCONNECT; the rest is dropped.
+        assertEquals(Map.of("[MDPW02, \u0006]", 1), seen);
+        assertNull(statsOf("svc"));
+    }
+}
