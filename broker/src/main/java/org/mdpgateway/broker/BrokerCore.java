@@ -37,6 +37,9 @@ final class BrokerCore {
         void send(RoutingId to, MdpCommand command);
     }
 
+    /** How many services without workers keep their counters; see {@link #dropIfUnused}. */
+    static final int RETAINED_SERVICES = 10_000;
+
     private final BrokerConfig config;
     private final Outbox outbox;
     private final long heartbeatNanos;
@@ -55,6 +58,11 @@ final class BrokerCore {
     private int queuedTotal;
     private long nextLocalId = 1;
     private long nextHeartbeatAt;
+    /**
+     * No waiting request expires before this; may be early, never late. Kept so the loop does not
+     * scan every queue on every turn.
+     */
+    private long nextQueueExpiryAt = Long.MAX_VALUE;
 
     BrokerCore(BrokerConfig config, Outbox outbox, long now) {
         this.config = config;
@@ -226,7 +234,12 @@ final class BrokerCore {
         request.state = RequestState.QUEUED;
         service.queue.addLast(request);
         queuedTotal++;
+        noteQueued(request);
         dispatch(service, now);
+    }
+
+    private void noteQueued(Request request) {
+        nextQueueExpiryAt = earlier(nextQueueExpiryAt, request.enqueuedAt + requestExpiryNanos);
     }
 
     /** Gives waiting requests to idle workers: least recently used worker, oldest request first. */
@@ -302,6 +315,7 @@ final class BrokerCore {
             request.state = RequestState.QUEUED;
             service.queue.addFirst(request);
             queuedTotal++;
+            noteQueued(request);
             log.debug("request to '{}' goes back to the front of the queue (resend {})", service.name, request.resends);
             dispatch(service, now);
         } else {
@@ -329,7 +343,9 @@ final class BrokerCore {
             nextHeartbeatAt = now + heartbeatNanos;
         }
         expireDeadlines(now);
-        expireQueued(now);
+        if (now - nextQueueExpiryAt >= 0) {
+            expireQueued(now);
+        }
     }
 
     /** When {@link #onTick} next has work to do. */
@@ -338,16 +354,16 @@ final class BrokerCore {
         if (!deadlines.isEmpty()) {
             next = earlier(next, deadlines.first().deadline);
         }
-        for (Service service : services.values()) {
-            Request oldest = service.queue.peekFirst();
-            if (oldest != null) {
-                next = earlier(next, oldest.enqueuedAt + requestExpiryNanos);
-            }
-        }
-        return next;
+        return earlier(next, nextQueueExpiryAt);
     }
 
     private static long earlier(long a, long b) {
+        if (a == Long.MAX_VALUE) {
+            return b;
+        }
+        if (b == Long.MAX_VALUE) {
+            return a;
+        }
         return a - b <= 0 ? a : b;
     }
 
@@ -399,6 +415,7 @@ final class BrokerCore {
     }
 
     private void expireQueued(long now) {
+        nextQueueExpiryAt = Long.MAX_VALUE;
         List<Service> emptied = null;
         for (Service service : services.values()) {
             Request oldest;
@@ -412,6 +429,9 @@ final class BrokerCore {
                 log.debug("request to '{}' expired after waiting {} ms", service.name, requestExpiryNanos / 1_000_000);
                 oldest.fail(Reason.EXPIRED, "no worker for '" + service.name + "' took the request within "
                         + requestExpiryNanos / 1_000_000 + " ms");
+            }
+            if (oldest != null) {
+                nextQueueExpiryAt = earlier(nextQueueExpiryAt, oldest.enqueuedAt + requestExpiryNanos);
             }
             if (service.isUnused()) {
                 if (emptied == null) {
@@ -496,11 +516,14 @@ final class BrokerCore {
     }
 
     /**
-     * Forgets a service that never had a worker once nothing of it waits or runs, so that requests for
-     * made-up names leave nothing behind; its counters go with it. Services that had workers stay.
+     * Forgets a service once nothing of it waits or runs, if it never had a worker (so requests for
+     * made-up names leave nothing behind) or if more than {@link #RETAINED_SERVICES} services are
+     * known (so workers registering made-up names cannot grow memory without bound either). Other
+     * services keep their counters.
      */
     private void dropIfUnused(Service service) {
-        if (service != null && !service.hadWorkers && service.isUnused()) {
+        if (service != null && service.isUnused()
+                && (!service.hadWorkers || services.size() > RETAINED_SERVICES)) {
             services.remove(service.name);
         }
     }

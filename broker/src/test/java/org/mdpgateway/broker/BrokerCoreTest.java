@@ -281,6 +281,19 @@ class BrokerCoreTest {
         assertEquals(List.of(), core.stats(), "expired requests for unknown services leave nothing behind");
     }
 
+    @Test
+    void workersRegisteringMadeUpNames_cannotGrowTheServiceTableWithoutBound() {
+        int names = BrokerCore.RETAINED_SERVICES + 500;
+        for (int i = 0; i < names; i++) {
+            RoutingId worker = id("w" + i);
+            ready(worker, "name-" + i);
+            receive(worker, WorkerCommand.Disconnect.INSTANCE);
+        }
+        expectNothing();
+        assertTrue(core.stats().size() <= BrokerCore.RETAINED_SERVICES, "services kept: " + core.stats().size());
+        assertTrue(core.stats().size() >= BrokerCore.RETAINED_SERVICES - 1, "services that had workers stay");
+    }
+
     // ---- heartbeating --------------------------------------------------------------------------
 
     @Test
