@@ -239,7 +239,7 @@ final class BrokerCore {
     }
 
     private void noteQueued(Request request) {
-        nextQueueExpiryAt = earlier(nextQueueExpiryAt, request.enqueuedAt + requestExpiryNanos);
+        nextQueueExpiryAt = earlier(nextQueueExpiryAt, request.waitingSince + requestExpiryNanos);
     }
 
     /** Gives waiting requests to idle workers: least recently used worker, oldest request first. */
@@ -312,6 +312,7 @@ final class BrokerCore {
         } else if (!request.partialsForwarded && request.resends < config.maxResends()) {
             request.resends++;
             service.resent++;
+            request.waitingSince = now; // its wait starts afresh: the time with the dead worker was not waiting
             request.state = RequestState.QUEUED;
             service.queue.addFirst(request);
             queuedTotal++;
@@ -414,24 +415,32 @@ final class BrokerCore {
         }
     }
 
+    /**
+     * Expires requests that waited longer than the request expiry. Queues are mostly in arrival
+     * order, but a resent request waits afresh at the front, so the whole queue is looked at; this
+     * runs only when some request may be due.
+     */
     private void expireQueued(long now) {
         nextQueueExpiryAt = Long.MAX_VALUE;
         List<Service> emptied = null;
         for (Service service : services.values()) {
-            Request oldest;
-            while ((oldest = service.queue.peekFirst()) != null && now - (oldest.enqueuedAt + requestExpiryNanos) >= 0) {
-                service.queue.pollFirst();
+            Iterator<Request> waiting = service.queue.iterator();
+            while (waiting.hasNext()) {
+                Request request = waiting.next();
+                long expiresAt = request.waitingSince + requestExpiryNanos;
+                if (now - expiresAt < 0) {
+                    nextQueueExpiryAt = earlier(nextQueueExpiryAt, expiresAt);
+                    continue;
+                }
+                waiting.remove();
                 queuedTotal--;
                 service.expired++;
-                oldest.state = RequestState.DONE;
-                deadlinesRemove(oldest);
+                request.state = RequestState.DONE;
+                deadlinesRemove(request);
                 // 18/MDP: expire requests for which no service was registered in a reasonable time.
                 log.debug("request to '{}' expired after waiting {} ms", service.name, requestExpiryNanos / 1_000_000);
-                oldest.fail(Reason.EXPIRED, "no worker for '" + service.name + "' took the request within "
+                request.fail(Reason.EXPIRED, "no worker for '" + service.name + "' took the request within "
                         + requestExpiryNanos / 1_000_000 + " ms");
-            }
-            if (oldest != null) {
-                nextQueueExpiryAt = earlier(nextQueueExpiryAt, oldest.enqueuedAt + requestExpiryNanos);
             }
             if (service.isUnused()) {
                 if (emptied == null) {
@@ -576,16 +585,17 @@ final class BrokerCore {
     abstract static class Request {
         final String service;
         final Body body;
-        final long enqueuedAt;
+        /** When the request last started waiting in its queue: on arrival, and again when resent. */
+        long waitingSince;
         final RoutingId clientAddress;
         RequestState state = RequestState.NEW;
         boolean partialsForwarded;
         int resends;
 
-        Request(String service, Body body, long enqueuedAt, RoutingId clientAddress) {
+        Request(String service, Body body, long waitingSince, RoutingId clientAddress) {
             this.service = service;
             this.body = body;
-            this.enqueuedAt = enqueuedAt;
+            this.waitingSince = waitingSince;
             this.clientAddress = clientAddress;
         }
 

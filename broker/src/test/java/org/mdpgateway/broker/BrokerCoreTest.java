@@ -361,6 +361,32 @@ class BrokerCoreTest {
     }
 
     @Test
+    void resentRequest_waitsAfreshInsteadOfExpiringForTimeSpentWithTheDeadWorker() {
+        ready(W1, "svc");
+        ready(W2, "svc");
+        request(C1, "svc", "long job");
+        expectWorkerRequest(W1, C1, "long job");
+        request(C2, "svc", "other");
+        expectWorkerRequest(W2, C2, "other");
+        request(C3, "svc", "behind");
+        for (int i = 0; i < 15; i++) { // 1.5 s with W1, longer than the 1 s request expiry
+            advance(100);
+            expectHeartbeats(W1, W2);
+            receive(W1, WorkerCommand.Heartbeat.INSTANCE);
+            receive(W2, WorkerCommand.Heartbeat.INSTANCE);
+        }
+        assertEquals(1, stats("svc").expired(), "'behind' waited 1 s for a worker and expired");
+        receive(W1, WorkerCommand.Disconnect.INSTANCE);
+        advance(100);
+        expectHeartbeats(W2);
+        receive(W2, WorkerCommand.Heartbeat.INSTANCE);
+        assertEquals(1, stats("svc").queued(), "the resent request still waits");
+        receive(W2, new WorkerCommand.Final(C2, Body.ofStrings("ok")));
+        expect(C2, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+        expectWorkerRequest(W2, C1, "long job");
+    }
+
+    @Test
     void workerDisconnect_putsItsRequestBackAtTheFrontOfTheQueue() {
         ready(W1, "svc");
         request(C1, "svc", "first");

@@ -25,7 +25,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
@@ -351,9 +350,6 @@ class BrokerJarIT {
      * service is busy and will be free soon.
      */
     @Test
-    @Disabled("broker bug: BrokerCore.recover() puts the request back at the front of the queue with its"
-            + " original enqueuedAt, so expireQueued() expires it at the next tick when no worker is idle,"
-            + " although it has not waited at all and a worker of the service is registered (busy)")
     void resentRequest_isNotExpiredForTheTimeItSpentWithTheDeadWorker() {
         String service = service("resend-late");
         Peer a = readyWorker(shared, service);

@@ -54,6 +54,19 @@ public final class Body {
         return new Body(encoded);
     }
 
+    /**
+     * A body of {@code frames} themselves, without copying: for a caller that made the arrays and
+     * will never touch them again (a request body just read from the network, say).
+     */
+    public static Body adopt(byte[]... frames) {
+        return frames.length == 0 ? EMPTY : new Body(frames.clone());
+    }
+
+    /** As {@link #adopt(byte[]...)}, from a list. */
+    public static Body adopt(List<byte[]> frames) {
+        return wrap(frames);
+    }
+
     /** Takes ownership of {@code frames}: the caller must not touch them again. */
     static Body wrap(List<byte[]> frames) {
         return frames.isEmpty() ? EMPTY : new Body(frames.toArray(NO_FRAMES));

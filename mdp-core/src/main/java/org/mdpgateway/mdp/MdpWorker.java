@@ -127,10 +127,10 @@ public final class MdpWorker implements AutoCloseable {
             zmq.poll.PollItem doorbell = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
             zmq.poll.PollItem[] items = {doorbell, null};
             while (true) {
-                if (drainInbox()) {
+                long now = ticker.nanoTime();
+                if (drainInbox(now)) {
                     return;
                 }
-                long now = ticker.nanoTime();
                 if (socket == null && now - reconnectAt >= 0) {
                     connect(now);
                 } else if (socket != null) {
@@ -156,7 +156,7 @@ public final class MdpWorker implements AutoCloseable {
             throw e;
         } finally {
             if (socket != null) {
-                send(WorkerCommand.Disconnect.INSTANCE);
+                send(WorkerCommand.Disconnect.INSTANCE, ticker.nanoTime());
                 dropSocket();
             }
             if (selector != null) {
@@ -175,20 +175,20 @@ public final class MdpWorker implements AutoCloseable {
     }
 
     /** Sends what the handler produced; true when the worker is stopping. */
-    private boolean drainInbox() {
+    private boolean drainInbox(long now) {
         Object item;
         while ((item = inbox.next()) != null) {
             if (item instanceof Outgoing out) {
                 if (out.connection != connection || socket == null) {
                     continue; // for a connection that is gone: the broker has dealt with that request
                 }
-                send(out.command);
+                send(out.command, now);
                 if (out.command instanceof WorkerCommand.Final) {
                     busyWith = null;
                 }
             } else if (item instanceof HandlerFailed failed) {
                 if (failed.connection == connection && socket != null) {
-                    handlerFailed(failed);
+                    handlerFailed(failed, now);
                 }
             } else if (item == Stop.INSTANCE) {
                 return true;
@@ -197,7 +197,7 @@ public final class MdpWorker implements AutoCloseable {
         return false;
     }
 
-    private void handlerFailed(HandlerFailed failed) {
+    private void handlerFailed(HandlerFailed failed, long now) {
         if (errorReply != null) {
             Body reply = null;
             try {
@@ -207,16 +207,16 @@ public final class MdpWorker implements AutoCloseable {
             }
             if (reply != null && !reply.isEmpty()) {
                 log.warn("handler of '{}' failed; answering with the error reply", service, failed.exception);
-                send(new WorkerCommand.Final(failed.client, reply));
+                send(new WorkerCommand.Final(failed.client, reply), now);
                 busyWith = null;
                 return;
             }
         }
         log.warn("handler of '{}' failed; reconnecting so the broker can give the request to another worker",
                 service, failed.exception);
-        send(WorkerCommand.Disconnect.INSTANCE);
+        send(WorkerCommand.Disconnect.INSTANCE, now);
         dropSocket();
-        reconnectAt = ticker.nanoTime();
+        reconnectAt = now;
     }
 
     private void connect(long now) {
@@ -225,7 +225,7 @@ public final class MdpWorker implements AutoCloseable {
         connectionsMade++;
         busyWith = null;
         lastHeard = now;
-        send(new WorkerCommand.Ready(service));
+        send(new WorkerCommand.Ready(service), now);
         log.info("worker for '{}' connected to {} (connection {})", service, endpoint, connectionsMade);
     }
 
@@ -237,7 +237,7 @@ public final class MdpWorker implements AutoCloseable {
             reconnectAt = now + reconnectNanos;
         } else if (now - lastSent >= heartbeatNanos) {
             // 18/MDP: peers SHOULD NOT send HEARTBEAT while also sending other commands.
-            send(WorkerCommand.Heartbeat.INSTANCE);
+            send(WorkerCommand.Heartbeat.INSTANCE, now);
         }
     }
 
@@ -305,11 +305,12 @@ public final class MdpWorker implements AutoCloseable {
         }
     }
 
-    private void send(WorkerCommand command) {
+    /** Sends on the current socket; {@code now} is the loop turn's time, so one turn sees one clock. */
+    private void send(WorkerCommand command, long now) {
         if (!MdpSockets.send(socket, command)) {
             log.debug("worker for '{}' could not queue {}", service, command.type());
         }
-        lastSent = ticker.nanoTime();
+        lastSent = now;
     }
 
     private void dropSocket() {
