@@ -2,7 +2,7 @@ package org.mdpgateway.broker;
 
 /**
  * Operator-friendly defaults for slf4j-simple in the runnable applications: timestamps, short
- * logger names, INFO. Any setting given with -D wins.
+ * logger names, INFO for our own loggers. Any setting given with -D wins.
  */
 public final class LogDefaults {
     private LogDefaults() {}
@@ -13,6 +13,9 @@ public final class LogDefaults {
         setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");
         setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
         setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
+        // The HTTP server's own start-up chatter; the gateway logs its one line per lifecycle event.
+        setIfAbsent("org.slf4j.simpleLogger.log.org.eclipse.jetty", "warn");
+        setIfAbsent("org.slf4j.simpleLogger.log.io.javalin", "warn");
     }
 
     private static void setIfAbsent(String key, String value) {

@@ -1,0 +1,142 @@
+package org.mdpgateway.gateway;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.Javalin;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.mdpgateway.broker.Broker;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running gateway: the embedded broker, the HTTP server in front of it and, if asked, the demo
+ * workers. {@link #close()} drains: readiness turns 503, new requests get 503, requests in flight
+ * may finish within the grace period, open streams then end with an error, and everything stops.
+ */
+public final class Gateway implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+    private static final int WRITER_THREADS = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
+
+    private final GatewayConfig config;
+    private final Broker broker;
+    private final ExecutorService writers;
+    private final ScheduledExecutorService pinger;
+    private final HttpApi api;
+    private final Javalin app;
+    private final DemoWorkers demo;
+    private volatile boolean draining;
+    private volatile boolean closed;
+
+    private Gateway(GatewayConfig config) {
+        this.config = config;
+        this.broker = Broker.start(config.broker());
+        try {
+            this.writers = Executors.newFixedThreadPool(WRITER_THREADS, daemonThreads("mdp-gateway-writer"));
+            this.pinger = Executors.newSingleThreadScheduledExecutor(daemonThreads("mdp-gateway-ping"));
+            GatewayMetrics metrics = new GatewayMetrics();
+            ObjectMapper mapper = new ObjectMapper();
+            this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining);
+            this.app = Javalin.create(javalin -> {
+                javalin.startup.showJavalinBanner = false;
+                javalin.jetty.modifyServer(server -> {
+                    // Javalin's default stop is not graceful; this lets requests in flight finish.
+                    server.insertHandler(new GracefulHandler());
+                    server.setStopTimeout(Math.max(1, config.drainGrace().toMillis()));
+                });
+                api.register(javalin);
+            });
+            app.start(config.httpHost(), config.httpPort());
+            long ping = config.pingInterval().toMillis();
+            pinger.scheduleAtFixedRate(() -> api.openReplies().forEach(ReplyStream::ping), ping, ping,
+                    TimeUnit.MILLISECONDS);
+            this.demo = config.demoWorkers()
+                    ? new DemoWorkers(localBrokerEndpoint(), config.broker().heartbeatInterval()) : null;
+        } catch (RuntimeException e) {
+            broker.close();
+            throw e;
+        }
+        log.info("gateway listening on http://{}:{} (broker at {}{})", config.httpHost(), app.port(),
+                String.join(", ", broker.boundEndpoints()), demo != null ? ", demo services echo and count" : "");
+    }
+
+    /** Starts the broker, the HTTP server and the demo workers if configured. */
+    public static Gateway start(GatewayConfig config) {
+        return new Gateway(config);
+    }
+
+    /** The HTTP port, resolved when the configured one was 0. */
+    public int httpPort() {
+        return app.port();
+    }
+
+    public Broker broker() {
+        return broker;
+    }
+
+    public boolean isDraining() {
+        return draining;
+    }
+
+    /** A TCP endpoint of the broker that this machine can connect to. */
+    String localBrokerEndpoint() {
+        List<String> endpoints = broker.boundEndpoints();
+        for (String endpoint : endpoints) {
+            if (endpoint.startsWith("tcp://")) {
+                return endpoint.replace("tcp://0.0.0.0:", "tcp://127.0.0.1:").replace("tcp://*:", "tcp://127.0.0.1:");
+            }
+        }
+        return endpoints.get(0);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        draining = true;
+        log.info("gateway draining: {} requests in flight, up to {} ms to finish", api.openReplies().size(),
+                config.drainGrace().toMillis());
+        long deadline = System.nanoTime() + config.drainGrace().toNanos();
+        while (!api.openReplies().isEmpty() && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        api.openReplies().forEach(ReplyStream::shutdown);
+        try {
+            app.stop();
+        } catch (RuntimeException e) {
+            log.warn("HTTP server did not stop cleanly: {}", e.toString());
+        }
+        pinger.shutdownNow();
+        if (demo != null) {
+            demo.close();
+        }
+        broker.close();
+        writers.shutdown();
+        log.info("gateway stopped");
+    }
+
+    private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return runnable -> {
+            Thread t = new Thread(runnable, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    static Duration millis(long ms) {
+        return Duration.ofMillis(ms);
+    }
+}

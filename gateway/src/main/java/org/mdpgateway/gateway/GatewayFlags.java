@@ -1,0 +1,164 @@
+package org.mdpgateway.gateway;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.mdpgateway.broker.BrokerFlags;
+
+/**
+ * The gateway's flags. Each has an environment variable twin, {@code MDPGW_} and the flag's name in
+ * upper case with underscores ({@code --http-port} is {@code MDPGW_HTTP_PORT}); a flag given on the
+ * command line wins over its twin. Repeatable flags take a comma-separated list in the environment.
+ */
+record GatewayFlags(GatewayConfig config, boolean help) {
+
+    static final String HELP = ""
+            + "  --http-host HOST              interface to listen on (default 0.0.0.0)\n"
+            + "  --http-port N                 HTTP port, 0 for any free one (default " + GatewayConfig.DEFAULT_HTTP_PORT + ")\n"
+            + "  --broker-bind ENDPOINT        where the broker listens; repeatable (default " + BrokerFlags.DEFAULT_BIND + ")\n"
+            + "  --heartbeat-interval-ms N     broker heartbeat interval (default 2500)\n"
+            + "  --heartbeat-liveness N        intervals of silence before a worker is dead (default 3)\n"
+            + "  --request-expiry-ms N         how long a request waits for a worker in the broker (default 30000)\n"
+            + "  --max-queued N                waiting requests per service (default 10000)\n"
+            + "  --request-timeout-ms N        deadline of a request that names none (default "
+            + GatewayConfig.DEFAULT_REQUEST_TIMEOUT.toMillis() + ")\n"
+            + "  --max-request-timeout-ms N    longest deadline a request may ask for (default "
+            + GatewayConfig.DEFAULT_MAX_REQUEST_TIMEOUT.toMillis() + ")\n"
+            + "  --max-body-bytes N            largest request body (default " + GatewayConfig.DEFAULT_MAX_BODY_BYTES + ")\n"
+            + "  --cors-origin ORIGIN          an origin browsers may call from; repeatable\n"
+            + "  --ping-interval-ms N          SSE keep-alive comment interval (default "
+            + GatewayConfig.DEFAULT_PING_INTERVAL.toMillis() + ")\n"
+            + "  --drain-grace-ms N            how long requests in flight may finish on SIGTERM (default "
+            + GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis() + ")\n"
+            + "  --demo-workers                run the demo services echo and count in process\n"
+            + "  --help                        this text\n"
+            + "Every flag can also be set as an environment variable: --http-port is MDPGW_HTTP_PORT.\n";
+
+    private static final List<String> VALUE_FLAGS = List.of("--http-host", "--http-port", "--broker-bind",
+            "--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms", "--max-queued",
+            "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin",
+            "--ping-interval-ms", "--drain-grace-ms");
+    private static final List<String> REPEATABLE = List.of("--broker-bind", "--cors-origin");
+    private static final List<String> SWITCHES = List.of("--demo-workers", "--help");
+
+    static String envName(String flag) {
+        return "MDPGW_" + flag.substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
+    }
+
+    /**
+     * Reads the flags from {@code args} and their twins from {@code env}.
+     *
+     * @throws IllegalArgumentException naming the flag that is wrong
+     */
+    static GatewayFlags parse(String[] args, Map<String, String> env) {
+        Map<String, List<String>> values = new LinkedHashMap<>();
+        for (String flag : VALUE_FLAGS) {
+            String fromEnv = env.get(envName(flag));
+            if (fromEnv != null && !fromEnv.isBlank()) {
+                values.put(flag, REPEATABLE.contains(flag) ? splitList(fromEnv) : new ArrayList<>(List.of(fromEnv)));
+            }
+        }
+        boolean demo = isTrue(env.get(envName("--demo-workers")));
+        boolean help = false;
+        Map<String, List<String>> fromArgs = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String name = args[i];
+            String value = null;
+            int eq = name.indexOf('=');
+            if (name.startsWith("--") && eq > 0) {
+                value = name.substring(eq + 1);
+                name = name.substring(0, eq);
+            }
+            if (name.equals("--help") || name.equals("-h")) {
+                help = true;
+            } else if (name.equals("--demo-workers")) {
+                demo = value == null || isTrue(value);
+            } else if (VALUE_FLAGS.contains(name)) {
+                if (value == null) {
+                    if (i + 1 >= args.length) {
+                        throw new IllegalArgumentException(name + " needs a value");
+                    }
+                    value = args[++i];
+                }
+                fromArgs.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
+            } else {
+                throw new IllegalArgumentException("unknown option " + name);
+            }
+        }
+        values.putAll(fromArgs);
+
+        List<String> brokerArgs = new ArrayList<>();
+        for (String endpoint : values.getOrDefault("--broker-bind", List.of())) {
+            brokerArgs.add("--bind");
+            brokerArgs.add(endpoint);
+        }
+        for (String flag : List.of("--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms",
+                "--max-queued")) {
+            String v = last(values, flag);
+            if (v != null) {
+                brokerArgs.add(flag);
+                brokerArgs.add(v);
+            }
+        }
+        BrokerFlags broker = BrokerFlags.parseStrict(brokerArgs.toArray(String[]::new));
+        GatewayConfig config = GatewayConfig.defaults(broker.config())
+                .withHttp(valueOr(values, "--http-host", "0.0.0.0"), (int) number(values, "--http-port",
+                        GatewayConfig.DEFAULT_HTTP_PORT, 0))
+                .withTimeouts(millis(values, "--request-timeout-ms", GatewayConfig.DEFAULT_REQUEST_TIMEOUT),
+                        millis(values, "--max-request-timeout-ms", GatewayConfig.DEFAULT_MAX_REQUEST_TIMEOUT))
+                .withMaxBodyBytes(number(values, "--max-body-bytes", GatewayConfig.DEFAULT_MAX_BODY_BYTES, 1))
+                .withCorsOrigins(values.getOrDefault("--cors-origin", List.of()))
+                .withPingInterval(millis(values, "--ping-interval-ms", GatewayConfig.DEFAULT_PING_INTERVAL))
+                .withDrainGrace(Duration.ofMillis(number(values, "--drain-grace-ms",
+                        GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis(), 0)))
+                .withDemoWorkers(demo);
+        return new GatewayFlags(config, help);
+    }
+
+    private static List<String> splitList(String value) {
+        List<String> items = new ArrayList<>();
+        for (String item : value.split(",")) {
+            if (!item.isBlank()) {
+                items.add(item.trim());
+            }
+        }
+        return items;
+    }
+
+    private static boolean isTrue(String value) {
+        return value != null && (value.equalsIgnoreCase("true") || value.equals("1") || value.equalsIgnoreCase("yes"));
+    }
+
+    private static String last(Map<String, List<String>> values, String flag) {
+        List<String> v = values.get(flag);
+        return v == null || v.isEmpty() ? null : v.get(v.size() - 1);
+    }
+
+    private static String valueOr(Map<String, List<String>> values, String flag, String fallback) {
+        String v = last(values, flag);
+        return v != null ? v : fallback;
+    }
+
+    private static Duration millis(Map<String, List<String>> values, String flag, Duration fallback) {
+        return Duration.ofMillis(number(values, flag, fallback.toMillis(), 1));
+    }
+
+    private static long number(Map<String, List<String>> values, String flag, long fallback, long min) {
+        String v = last(values, flag);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            long n = Long.parseLong(v.trim());
+            if (n < min) {
+                throw new IllegalArgumentException(flag + " must be at least " + min + ", got " + v);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + " needs a whole number, got '" + v + "'");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package org.mdpgateway.gateway;
+
+import java.util.concurrent.CountDownLatch;
+import org.mdpgateway.broker.LogDefaults;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The application: {@code java -jar mdp-gateway.jar [--demo-workers] ...}. */
+public final class GatewayMain {
+    static {
+        LogDefaults.apply();
+    }
+
+    private static final Logger log = LoggerFactory.getLogger(GatewayMain.class);
+
+    private GatewayMain() {}
+
+    public static void main(String[] args) {
+        GatewayFlags flags;
+        try {
+            flags = GatewayFlags.parse(args, System.getenv());
+        } catch (IllegalArgumentException e) {
+            System.err.println("mdp-gateway: " + e.getMessage());
+            System.err.println("Try --help.");
+            System.exit(2);
+            return;
+        }
+        if (flags.help()) {
+            System.out.println("Usage: java -jar mdp-gateway.jar [options]");
+            System.out.println();
+            System.out.println("An HTTP gateway with an embedded Majordomo (MDP/0.2) broker. SIGTERM drains and stops it.");
+            System.out.println();
+            System.out.print(GatewayFlags.HELP);
+            return;
+        }
+        Gateway gateway;
+        try {
+            gateway = Gateway.start(flags.config());
+        } catch (RuntimeException e) {
+            System.err.println("mdp-gateway: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            log.info("stopping");
+            gateway.close();
+            stopped.countDown();
+        }, "mdp-gateway-shutdown"));
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

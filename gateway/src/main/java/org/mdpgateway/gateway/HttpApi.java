@@ -1,0 +1,389 @@
+package org.mdpgateway.gateway;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.config.JavalinConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.function.BooleanSupplier;
+import org.mdpgateway.broker.Broker;
+import org.mdpgateway.broker.ReplyHandler;
+import org.mdpgateway.broker.RequestFailure;
+import org.mdpgateway.broker.ServiceStats;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.MdpProtocol;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP API: every route, how its input is checked, and how each error becomes problem+json.
+ * Handlers never wait for a worker: they hand the request to the broker and return.
+ */
+final class HttpApi {
+    private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+    private static final Logger accessLog = LoggerFactory.getLogger("mdp-gateway.access");
+    static final String REQUEST_ID = "X-Request-Id";
+    static final String FRAMES_JSON = "application/vnd.mdp.frames+json";
+    private static final String REQUEST_ID_ATTRIBUTE = "mdpgw.requestId";
+    private static final int MAX_REQUEST_ID_LENGTH = 200;
+
+    private final Broker broker;
+    private final GatewayConfig config;
+    private final GatewayMetrics metrics;
+    private final ObjectMapper mapper;
+    private final ExecutorService writers;
+    private final BooleanSupplier draining;
+    private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
+
+    HttpApi(Broker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
+            BooleanSupplier draining) {
+        this.broker = broker;
+        this.config = config;
+        this.metrics = metrics;
+        this.mapper = mapper;
+        this.writers = writers;
+        this.draining = draining;
+    }
+
+    void register(JavalinConfig javalin) {
+        javalin.http.maxRequestSize = config.maxBodyBytes();
+        javalin.http.asyncTimeout = 0; // our own deadlines answer 503/504; Javalin's would answer 500
+        javalin.http.prefer405over404 = true;
+        javalin.routes.before(this::assignRequestId);
+        javalin.routes.post("/services/<name>", this::postService);
+        javalin.routes.get("/services/<name>", this::getService);
+        javalin.routes.head("/services/<name>", this::getService);
+        javalin.routes.get("/services", this::listServices);
+        javalin.routes.get("/health/live", ctx -> json(ctx, 200, mapper.createObjectNode().put("status", "up")));
+        javalin.routes.get("/health/ready", this::ready);
+        javalin.routes.get("/metrics", this::metrics);
+        javalin.routes.exception(ProblemException.class, (e, ctx) -> problem(ctx, e.problem));
+        javalin.routes.exception(HttpResponseException.class, this::httpResponseException);
+        javalin.routes.exception(Exception.class, this::unexpected);
+        javalin.routes.error(404, ctx -> {
+            if (!ctx.res().isCommitted() && !Problem.MEDIA_TYPE.equals(ctx.res().getContentType())) {
+                problem(ctx, Problem.of(404, "not-found", "Not found", "no route for " + ctx.method() + " " + ctx.path(),
+                        requestId(ctx), null));
+            }
+        });
+        javalin.routes.error(405, ctx -> problem(ctx, Problem.of(405, "method-not-allowed", "Method not allowed",
+                ctx.method() + " is not allowed on " + ctx.path(), requestId(ctx), null)));
+        javalin.requestLogger.http((ctx, ms) -> accessLog.info("{} {} {} {} {} ms", requestId(ctx), ctx.method(),
+                ctx.path(), ctx.res().getStatus(), Math.round(ms)));
+    }
+
+    /** Open replies, for pings and for the shutdown sequence. */
+    Set<ReplyStream> openReplies() {
+        return openReplies;
+    }
+
+    // ---- request ids -----------------------------------------------------------------------------
+
+    private void assignRequestId(Context ctx) {
+        String id = ctx.header(REQUEST_ID);
+        if (id == null || id.isEmpty() || id.length() > MAX_REQUEST_ID_LENGTH || !isVisibleAscii(id)) {
+            id = UUID.randomUUID().toString();
+        }
+        ctx.attribute(REQUEST_ID_ATTRIBUTE, id);
+        ctx.header(REQUEST_ID, id);
+    }
+
+    private static boolean isVisibleAscii(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x21 || c > 0x7e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static String requestId(Context ctx) {
+        String id = ctx.attribute(REQUEST_ID_ATTRIBUTE);
+        return id != null ? id : "unknown";
+    }
+
+    // ---- POST /services/{name} -------------------------------------------------------------------
+
+    private void postService(Context ctx) {
+        String requestId = requestId(ctx);
+        String service = serviceName(ctx);
+        if (draining.getAsBoolean()) {
+            throw new ProblemException(Problem.of(503, "shutting-down", "Gateway shutting down",
+                    "the gateway is stopping and takes no new requests", requestId, service).with("retryAfterSeconds", 1));
+        }
+        Duration timeout = timeout(ctx, service);
+        Body body = requestBody(ctx, service);
+        ReplyFormat format = ReplyFormat.forAccept(ctx.header("Accept"));
+        if (format.isStreaming()) {
+            ctx.disableCompression();
+        }
+        ReplyStream reply = new ReplyStream(ctx, format, service, requestId, mapper, writers,
+                config.maxBufferedParts(), metrics);
+        metrics.started(format);
+        openReplies.add(reply);
+        reply.done.whenComplete((ok, failure) -> {
+            openReplies.remove(reply);
+            metrics.ended(format);
+        });
+        ctx.future(() -> {
+            // Submitted only now that the request is asynchronous, so the writer may use the response.
+            reply.attach(broker.submit(service, body, timeout, reply));
+            return reply.done;
+        });
+    }
+
+    private String serviceName(Context ctx) {
+        String service = ctx.pathParam("name");
+        String problem = MdpProtocol.serviceNameProblem(service);
+        if (problem != null) {
+            throw new ProblemException(Problem.of(400, "bad-service-name", "Bad service name", problem,
+                    requestId(ctx), null));
+        }
+        return service;
+    }
+
+    /** {@code ?timeout=} or {@code Request-Timeout:} in milliseconds, clamped to the maximum. */
+    private Duration timeout(Context ctx, String service) {
+        String value = ctx.queryParam("timeout");
+        String source = "timeout query parameter";
+        if (value == null) {
+            value = ctx.header("Request-Timeout");
+            source = "Request-Timeout header";
+        }
+        if (value == null) {
+            return config.requestTimeout();
+        }
+        long millis;
+        try {
+            millis = Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            millis = -1;
+        }
+        if (millis <= 0) {
+            throw new ProblemException(Problem.of(400, "bad-timeout", "Bad timeout",
+                    "the " + source + " must be a positive whole number of milliseconds, got '" + value + "'",
+                    requestId(ctx), service));
+        }
+        Duration asked = Duration.ofMillis(millis);
+        return asked.compareTo(config.maxRequestTimeout()) > 0 ? config.maxRequestTimeout() : asked;
+    }
+
+    private Body requestBody(Context ctx, String service) {
+        byte[] bytes = ctx.bodyAsBytes();
+        String contentType = ctx.header("Content-Type");
+        if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith(FRAMES_JSON)) {
+            try {
+                return FrameJson.readEnvelope(mapper.readTree(bytes));
+            } catch (JsonProcessingException e) {
+                throw badEnvelope(ctx, service, "the body is not valid JSON: " + e.getOriginalMessage());
+            } catch (IOException | IllegalArgumentException e) {
+                throw badEnvelope(ctx, service, e.getMessage());
+            }
+        }
+        return Body.adopt(bytes);
+    }
+
+    private static ProblemException badEnvelope(Context ctx, String service, String detail) {
+        return new ProblemException(Problem.of(400, "bad-frames", "Malformed frames envelope", detail,
+                requestId(ctx), service));
+    }
+
+    // ---- GET/HEAD /services/{name}: the MMI check ----------------------------------------------
+
+    private void getService(Context ctx) {
+        String requestId = requestId(ctx);
+        String service = serviceName(ctx);
+        boolean mmiName = MdpProtocol.isMmiService(service);
+        // 8/MMI: ask mmi.service about a service; for an mmi. name ask that service itself, which
+        // answers 501 when the broker does not implement it.
+        String ask = mmiName ? service : MdpProtocol.MMI_SERVICE;
+        CompletableFuture<String> code = new CompletableFuture<>();
+        ctx.future(() -> {
+            broker.submit(ask, Body.ofStrings(service), config.requestTimeout(), new ReplyHandler() {
+                @Override
+                public void onPartial(Body partial) {
+                }
+
+                @Override
+                public void onFinal(Body reply) {
+                    code.complete(reply.lastString());
+                }
+
+                @Override
+                public void onFailure(RequestFailure failure) {
+                    code.completeExceptionally(new ProblemException(Problem.of(503, "shutting-down",
+                            "Broker unavailable", failure.detail(), requestId, service).with("retryAfterSeconds", 1)));
+                }
+            });
+            return code.handleAsync((status, failure) -> {
+                if (failure != null) {
+                    throw failure instanceof ProblemException p ? p : new IllegalStateException(failure);
+                }
+                respondToMmi(ctx, service, mmiName, status);
+                return null;
+            }, writers);
+        });
+    }
+
+    private void respondToMmi(Context ctx, String service, boolean mmiName, String status) {
+        String requestId = requestId(ctx);
+        if (mmiName) {
+            if (MdpProtocol.MmiStatus.NOT_IMPLEMENTED.code().equals(status)) {
+                problem(ctx, Problem.of(501, "mmi-not-implemented", "Not implemented",
+                        "the broker does not implement '" + service + "'", requestId, service));
+            } else {
+                json(ctx, 200, mapper.createObjectNode().put("service", service).put("available", true)
+                        .put("mmi", status));
+            }
+        } else if (MdpProtocol.MmiStatus.FOUND.code().equals(status)) {
+            json(ctx, 200, mapper.createObjectNode().put("service", service).put("available", true).put("mmi", status));
+        } else {
+            problem(ctx, Problem.of(404, "no-such-service", "No worker for this service",
+                    "no worker is registered for '" + service + "'", requestId, service)
+                    .with("available", false).with("mmi", status));
+        }
+    }
+
+    // ---- GET /services, health, metrics --------------------------------------------------------
+
+    private void listServices(Context ctx) {
+        ctx.future(() -> broker.stats().thenAcceptAsync(stats -> {
+            ObjectNode root = mapper.createObjectNode();
+            ArrayNode services = root.putArray("services");
+            for (ServiceStats s : stats) {
+                ObjectNode node = services.addObject();
+                node.put("name", s.service());
+                node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
+                node.put("queued", s.queued());
+                node.put("inFlight", s.inFlight());
+                node.put("served", s.served());
+                node.put("failed", s.failed());
+                node.put("resent", s.resent());
+                node.put("expired", s.expired());
+                node.put("refused", s.refused());
+            }
+            json(ctx, 200, root);
+        }, writers));
+    }
+
+    private void ready(Context ctx) {
+        if (draining.getAsBoolean() || !broker.isRunning()) {
+            problem(ctx, Problem.of(503, "not-ready", "Not ready",
+                    draining.getAsBoolean() ? "the gateway is shutting down" : "the broker is not running",
+                    requestId(ctx), null).with("retryAfterSeconds", 1));
+            return;
+        }
+        ObjectNode body = mapper.createObjectNode().put("status", "ready");
+        ArrayNode endpoints = body.putArray("brokerEndpoints");
+        broker.boundEndpoints().forEach(endpoints::add);
+        json(ctx, 200, body);
+    }
+
+    private void metrics(Context ctx) {
+        ctx.future(() -> broker.stats().thenAcceptAsync(stats -> {
+            ctx.status(200);
+            ctx.contentType("text/plain; version=0.0.4; charset=utf-8");
+            ctx.result(metrics.render(stats));
+        }, writers));
+    }
+
+    // ---- writing -------------------------------------------------------------------------------
+
+    private void json(Context ctx, int status, JsonNode body) {
+        try {
+            ctx.status(status);
+            ctx.contentType("application/json");
+            ctx.result(mapper.writeValueAsBytes(body));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void problem(Context ctx, Problem problem) {
+        try {
+            ctx.status(problem.status());
+            ctx.contentType(Problem.MEDIA_TYPE);
+            if (problem.extensions().containsKey("retryAfterSeconds")) {
+                ctx.header("Retry-After", problem.extensions().get("retryAfterSeconds").toString());
+            }
+            ctx.result(mapper.writeValueAsBytes(problem.toJson(mapper)));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Writes a problem straight to the servlet response, for writer threads. */
+    static void writeProblem(HttpServletResponse res, Problem problem, ObjectMapper mapper) throws IOException {
+        byte[] body = mapper.writeValueAsBytes(problem.toJson(mapper));
+        res.setStatus(problem.status());
+        res.setContentType(Problem.MEDIA_TYPE);
+        if (problem.extensions().containsKey("retryAfterSeconds")) {
+            res.setHeader("Retry-After", problem.extensions().get("retryAfterSeconds").toString());
+        }
+        res.setContentLength(body.length);
+        res.getOutputStream().write(body);
+        res.flushBuffer();
+    }
+
+    private void httpResponseException(HttpResponseException e, Context ctx) {
+        int status = e.getStatus();
+        String slug;
+        String title;
+        String detail = e.getMessage();
+        switch (status) {
+            case 413:
+                slug = "body-too-large";
+                title = "Request body too large";
+                detail = "the body is over the limit of " + config.maxBodyBytes() + " bytes";
+                break;
+            case 404:
+                slug = "not-found";
+                title = "Not found";
+                detail = "no route for " + ctx.method() + " " + ctx.path();
+                break;
+            default:
+                slug = "http-" + status;
+                title = e.getMessage();
+        }
+        problem(ctx, Problem.of(status, slug, title, detail, requestId(ctx), null));
+    }
+
+    private void unexpected(Exception e, Context ctx) {
+        if (e instanceof ReplyStream.StreamAbortedException) {
+            return; // the raw stream is cut off on purpose
+        }
+        if (e instanceof java.util.concurrent.CompletionException && e.getCause() instanceof ProblemException p) {
+            problem(ctx, p.problem);
+            return;
+        }
+        log.error("request {} failed unexpectedly", requestId(ctx), e);
+        if (!ctx.res().isCommitted()) {
+            problem(ctx, Problem.of(500, "internal", "Internal error", "the gateway failed; see its log for "
+                    + requestId(ctx), requestId(ctx), null));
+        }
+    }
+
+    /** Ends a handler with a problem response. */
+    static final class ProblemException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final transient Problem problem;
+
+        ProblemException(Problem problem) {
+            super(problem.detail(), null, false, false);
+            this.problem = problem;
+        }
+    }
+}

@@ -1,0 +1,388 @@
+package org.mdpgateway.gateway;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.http.Context;
+import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.mdpgateway.broker.ReplyHandler;
+import org.mdpgateway.broker.RequestFailure;
+import org.mdpgateway.broker.RequestHandle;
+import org.mdpgateway.mdp.Body;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One POST's reply on its way from the broker to the HTTP client.
+ *
+ * <p>The broker thread hands each PARTIAL, the FINAL or a failure to {@link ReplyHandler} methods,
+ * which only queue it; a writer thread then writes and flushes, so the broker never waits for a
+ * client. No thread waits for the worker: the servlet request is asynchronous until {@link #done}
+ * completes. A reader that falls more than {@code maxBufferedParts} behind gets an error and its
+ * request is cancelled, so a slow client cannot grow memory.
+ *
+ * <p>Until the first byte goes out every failure is a real status with a problem+json body; after
+ * it, failures are in-band: an {@code error} event or line, or for raw bytes a cut-off stream.
+ */
+final class ReplyStream implements ReplyHandler {
+    private static final Logger log = LoggerFactory.getLogger(ReplyStream.class);
+    private static final Object PING = new Object();
+    private static final Object OVERFLOW = new Object();
+    private static final Object SHUTDOWN = new Object();
+    private static final byte[] PING_COMMENT = ": ping\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final Context ctx;
+    private final ReplyFormat format;
+    private final String service;
+    private final String requestId;
+    private final ObjectMapper mapper;
+    private final Executor writer;
+    private final int maxBufferedParts;
+    private final GatewayMetrics metrics;
+    private final long startNanos = System.nanoTime();
+
+    /** Completes when the response is finished, one way or another. */
+    final CompletableFuture<Void> done = new CompletableFuture<>();
+
+    private final Queue<Object> events = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger bufferedParts = new AtomicInteger();
+    private final AtomicBoolean drainScheduled = new AtomicBoolean();
+    private final AtomicBoolean overflowed = new AtomicBoolean();
+    private volatile RequestHandle handle;
+
+    // Writer thread only (one drain runs at a time).
+    private boolean committed;
+    private boolean finished;
+    private int seq;
+    private List<Object[]> aggregated;
+
+    ReplyStream(Context ctx, ReplyFormat format, String service, String requestId, ObjectMapper mapper,
+            Executor writer, int maxBufferedParts, GatewayMetrics metrics) {
+        this.ctx = ctx;
+        this.format = format;
+        this.service = service;
+        this.requestId = requestId;
+        this.mapper = mapper;
+        this.writer = writer;
+        this.maxBufferedParts = maxBufferedParts;
+        this.metrics = metrics;
+    }
+
+    void attach(RequestHandle handle) {
+        this.handle = handle;
+    }
+
+    ReplyFormat format() {
+        return format;
+    }
+
+    // ---- from the broker thread: queue and return ----------------------------------------------
+
+    @Override
+    public void onPartial(Body partial) {
+        metrics.partial(service);
+        if (bufferedParts.incrementAndGet() > maxBufferedParts) {
+            if (overflowed.compareAndSet(false, true)) {
+                cancelRequest();
+                offer(OVERFLOW);
+            }
+            return;
+        }
+        offer(new Part(false, partial));
+    }
+
+    @Override
+    public void onFinal(Body reply) {
+        bufferedParts.incrementAndGet();
+        offer(new Part(true, reply));
+    }
+
+    @Override
+    public void onFailure(RequestFailure failure) {
+        offer(failure);
+    }
+
+    /** From the ping timer: keeps an SSE stream open through proxies and finds departed clients. */
+    void ping() {
+        if (format == ReplyFormat.SSE && !done.isDone()) {
+            offer(PING);
+        }
+    }
+
+    /** From the shutdown sequence: ends the response with a 503 or an in-band error. */
+    void shutdown() {
+        if (!done.isDone()) {
+            cancelRequest();
+            offer(SHUTDOWN);
+        }
+    }
+
+    private void cancelRequest() {
+        RequestHandle h = handle;
+        if (h != null) {
+            h.cancel();
+        }
+    }
+
+    private void offer(Object event) {
+        events.add(event);
+        if (drainScheduled.compareAndSet(false, true)) {
+            writer.execute(this::drain);
+        }
+    }
+
+    // ---- on a writer thread --------------------------------------------------------------------
+
+    private void drain() {
+        do {
+            Object event;
+            while ((event = events.poll()) != null) {
+                if (event instanceof Part) {
+                    bufferedParts.decrementAndGet();
+                }
+                if (!finished) {
+                    try {
+                        handle(event);
+                    } catch (IOException | RuntimeException e) {
+                        clientGone(e);
+                    }
+                }
+            }
+            drainScheduled.set(false);
+        } while (!events.isEmpty() && drainScheduled.compareAndSet(false, true));
+    }
+
+    private void handle(Object event) throws IOException {
+        if (event instanceof Part part) {
+            if (format == ReplyFormat.JSON) {
+                aggregate(part);
+            } else {
+                writePart(part);
+            }
+            if (part.isFinal && !finished) {
+                finish();
+            }
+        } else if (event instanceof RequestFailure failure) {
+            fail(problemFor(failure));
+        } else if (event == PING) {
+            commit();
+            write(PING_COMMENT);
+        } else if (event == OVERFLOW) {
+            fail(Problem.of(503, "slow-reader", "Reader too slow",
+                    "the client read the reply more slowly than the worker sent it; more than " + maxBufferedParts
+                            + " parts were waiting", requestId, service));
+        } else if (event == SHUTDOWN) {
+            fail(Problem.of(503, "shutting-down", "Gateway shutting down",
+                    "the gateway is stopping; try again shortly", requestId, service).with("retryAfterSeconds", 1));
+        }
+    }
+
+    private void writePart(Part part) throws IOException {
+        seq++;
+        commit();
+        switch (format) {
+            case RAW:
+                ServletOutputStream out = ctx.res().getOutputStream();
+                for (int i = 0; i < part.body.size(); i++) {
+                    part.body.writeFrameTo(i, out);
+                }
+                ctx.res().flushBuffer();
+                break;
+            case NDJSON:
+                byte[] line = partJson(part.isFinal ? "final" : "partial", seq, part.body);
+                ctx.res().getOutputStream().write(line);
+                write(NEWLINE);
+                break;
+            case SSE:
+                write(sseEvent(part.isFinal ? "final" : "partial", Integer.toString(seq),
+                        partJson(part.isFinal ? "final" : "partial", seq, part.body)));
+                break;
+            default:
+                throw new AssertionError(format);
+        }
+    }
+
+    private static final byte[] NEWLINE = {'\n'};
+
+    private void aggregate(Part part) throws IOException {
+        seq++;
+        if (aggregated == null) {
+            aggregated = new ArrayList<>();
+        }
+        if (aggregated.size() >= maxBufferedParts && !part.isFinal) {
+            cancelRequest();
+            fail(Problem.of(502, "reply-too-large", "Reply too large to collect",
+                    "the reply has more than " + maxBufferedParts + " parts; ask for a stream instead "
+                            + "(Accept: application/x-ndjson or text/event-stream)", requestId, service));
+            return;
+        }
+        aggregated.add(new Object[] {part.isFinal ? "final" : "partial", seq, part.body});
+        if (!part.isFinal) {
+            return;
+        }
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        try (JsonGenerator json = mapper.getFactory().createGenerator(buffer)) {
+            json.writeStartObject();
+            json.writeStringField("service", service);
+            json.writeArrayFieldStart("parts");
+            for (Object[] p : aggregated) {
+                writePartObject(json, (String) p[0], (Integer) p[1], (Body) p[2]);
+            }
+            json.writeEndArray();
+            json.writeEndObject();
+        }
+        HttpServletResponse res = ctx.res();
+        res.setStatus(200);
+        res.setContentType(ReplyFormat.JSON.mediaType);
+        res.setContentLength(buffer.size());
+        committed = true;
+        buffer.writeTo(res.getOutputStream());
+        res.flushBuffer();
+    }
+
+    private byte[] partJson(String type, int n, Body body) throws IOException {
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream(64 + (int) Math.min(body.byteCount() * 2, 1 << 20));
+        try (JsonGenerator json = mapper.getFactory().createGenerator(buffer)) {
+            writePartObject(json, type, n, body);
+        }
+        return buffer.toByteArray();
+    }
+
+    private static void writePartObject(JsonGenerator json, String type, int n, Body body) throws IOException {
+        json.writeStartObject();
+        json.writeStringField("type", type);
+        json.writeNumberField("seq", n);
+        json.writeFieldName("frames");
+        FrameJson.writeFrames(body, json);
+        json.writeEndObject();
+    }
+
+    private static byte[] sseEvent(String event, String id, byte[] data) {
+        // The JSON has no raw newlines, so it is exactly one data line.
+        byte[] head = ("event: " + event + "\n" + (id != null ? "id: " + id + "\n" : "") + "data: ")
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] frame = new byte[head.length + data.length + 2];
+        System.arraycopy(head, 0, frame, 0, head.length);
+        System.arraycopy(data, 0, frame, head.length, data.length);
+        frame[frame.length - 2] = '\n';
+        frame[frame.length - 1] = '\n';
+        return frame;
+    }
+
+    /** Sends status and headers; the first write after it commits them. */
+    private void commit() {
+        if (committed) {
+            return;
+        }
+        committed = true;
+        HttpServletResponse res = ctx.res();
+        res.setStatus(200);
+        res.setContentType(format == ReplyFormat.SSE ? "text/event-stream; charset=utf-8"
+                : format == ReplyFormat.NDJSON ? "application/x-ndjson" : format.mediaType);
+        res.setHeader("Cache-Control", "no-cache");
+        res.setHeader("X-Accel-Buffering", "no");
+    }
+
+    private void write(byte[] bytes) throws IOException {
+        ctx.res().getOutputStream().write(bytes);
+        ctx.res().flushBuffer();
+    }
+
+    private void fail(Problem problem) throws IOException {
+        if (!committed) {
+            committed = true;
+            metrics.outcome(service, problem.status(), System.nanoTime() - startNanos);
+            HttpApi.writeProblem(ctx.res(), problem, mapper);
+            finished = true;
+            done.complete(null);
+            return;
+        }
+        metrics.outcome(service, problem.status(), System.nanoTime() - startNanos);
+        finished = true;
+        switch (format) {
+            case SSE:
+                write(sseEvent("error", null, errorJson(problem)));
+                done.complete(null);
+                break;
+            case NDJSON:
+                ctx.res().getOutputStream().write(errorJson(problem));
+                write(NEWLINE);
+                done.complete(null);
+                break;
+            default:
+                // Raw bytes have no way to say "error" in-band: cut the stream off, so the client sees
+                // an incomplete chunked transfer rather than a reply that looks whole.
+                log.debug("request {} to '{}' failed after its first byte: {}", requestId, service, problem.detail());
+                done.completeExceptionally(new StreamAbortedException(problem.detail()));
+        }
+    }
+
+    private byte[] errorJson(Problem problem) throws IOException {
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        try (JsonGenerator json = mapper.getFactory().createGenerator(buffer)) {
+            json.writeStartObject();
+            json.writeStringField("type", "error");
+            json.writeFieldName("problem");
+            mapper.writeTree(json, problem.toJson(mapper));
+            json.writeEndObject();
+        }
+        return buffer.toByteArray();
+    }
+
+    private void finish() {
+        finished = true;
+        metrics.outcome(service, 200, System.nanoTime() - startNanos);
+        done.complete(null);
+    }
+
+    private void clientGone(Exception e) {
+        finished = true;
+        cancelRequest();
+        metrics.clientGone(service);
+        log.debug("client of request {} to '{}' went away: {}", requestId, service, e.toString());
+        done.complete(null);
+    }
+
+    private Problem problemFor(RequestFailure failure) {
+        switch (failure.reason()) {
+            case REFUSED:
+                return Problem.of(503, "queue-full", "Service queue full", failure.detail(), requestId, service)
+                        .with("retryAfterSeconds", 1);
+            case EXPIRED:
+                return Problem.of(503, "no-worker", "No worker available",
+                        "no worker for '" + service + "' took the request before its deadline", requestId, service)
+                        .with("retryAfterSeconds", 1);
+            case DEADLINE:
+                return Problem.of(504, "deadline", "Worker did not answer in time", failure.detail(), requestId,
+                        service);
+            case WORKER_LOST:
+                return Problem.of(502, "worker-lost", "Worker lost", failure.detail(), requestId, service);
+            case BROKER_STOPPED:
+            default:
+                return Problem.of(503, "shutting-down", "Gateway shutting down", failure.detail(), requestId, service)
+                        .with("retryAfterSeconds", 1);
+        }
+    }
+
+    private record Part(boolean isFinal, Body body) {}
+
+    /** Ends a raw stream abruptly after a failure. */
+    static final class StreamAbortedException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        StreamAbortedException(String message) {
+            super(message, null, false, false);
+        }
+    }
+}
