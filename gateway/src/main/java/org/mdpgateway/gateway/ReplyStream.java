@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.mdpgateway.broker.ReplyHandler;
 import org.mdpgateway.broker.RequestFailure;
 import org.mdpgateway.broker.RequestHandle;
@@ -324,7 +325,9 @@ final class ReplyStream implements ReplyHandler {
                 // Raw bytes have no way to say "error" in-band: cut the stream off, so the client sees
                 // an incomplete chunked transfer rather than a reply that looks whole.
                 log.debug("request {} to '{}' failed after its first byte: {}", requestId, service, problem.detail());
-                done.completeExceptionally(new StreamAbortedException(problem.detail()));
+                StreamAbortedException cause = new StreamAbortedException(problem.detail());
+                ServletContextRequest.getServletContextRequest(ctx.req()).getServletChannel().abort(cause);
+                done.completeExceptionally(cause);
         }
     }
 

@@ -1,0 +1,484 @@
+package org.mdpgateway.gateway;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.mdpgateway.broker.BrokerConfig;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.MdpWorker;
+import org.mdpgateway.mdp.RequestHandler;
+
+/** The gateway over real HTTP and real MDP workers. */
+class GatewayIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(WAIT).build();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private Gateway gateway;
+
+    @AfterEach
+    void stop() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+        if (gateway != null) {
+            gateway.close();
+        }
+    }
+
+    private GatewayConfig config() {
+        return GatewayConfig.defaults(BrokerConfig.defaults("tcp://127.0.0.1:*"))
+                .withHttp("127.0.0.1", 0)
+                .withDrainGrace(Duration.ofSeconds(2));
+    }
+
+    private Gateway start(GatewayConfig config) {
+        gateway = Gateway.start(config);
+        return gateway;
+    }
+
+    private Gateway start() {
+        return start(config());
+    }
+
+    private void worker(String service, RequestHandler handler) throws InterruptedException {
+        closeables.add(MdpWorker.builder(gateway.localBrokerEndpoint(), service).start(handler));
+        awaitService(service);
+    }
+
+    private void awaitService(String service) throws InterruptedException {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (System.nanoTime() < end) {
+            if (get("/services/" + service).statusCode() == 200) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("service " + service + " never registered");
+    }
+
+    private URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + gateway.httpPort() + path);
+    }
+
+    private HttpResponse<String> get(String path) {
+        return send(HttpRequest.newBuilder(uri(path)).GET().build());
+    }
+
+    private HttpResponse<String> post(String path, String body, String... headers) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofString(body));
+        if (headers.length > 0) {
+            b.headers(headers);
+        }
+        return send(b.build());
+    }
+
+    private HttpResponse<String> send(HttpRequest request) {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private HttpResponse<InputStream> postStreaming(String path, String body, String accept) throws Exception {
+        return http.send(HttpRequest.newBuilder(uri(path)).header("Accept", accept)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    }
+
+    private static JsonNode json(String body) {
+        try {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            throw new AssertionError(body, e);
+        }
+    }
+
+    private static void assertProblem(HttpResponse<String> response, int status, String slug) {
+        assertEquals(status, response.statusCode(), response.body());
+        assertEquals("application/problem+json", response.headers().firstValue("Content-Type").orElse(""));
+        JsonNode problem = json(response.body());
+        assertEquals("urn:mdp-gateway:problem:" + slug, problem.get("type").asText());
+        assertEquals(status, problem.get("status").asInt());
+        assertFalse(problem.get("title").asText().isEmpty());
+        assertFalse(problem.get("detail").asText().isEmpty());
+        assertEquals(response.headers().firstValue("X-Request-Id").orElseThrow(), problem.get("instance").asText());
+    }
+
+    /** A worker that sends one PARTIAL, then waits for the test before its FINAL. */
+    private static final class Gate implements RequestHandler {
+        final CountDownLatch release = new CountDownLatch(1);
+        final CountDownLatch started = new CountDownLatch(1);
+
+        @Override
+        public Body handle(Body request, PartialSink partials) throws Exception {
+            partials.send(Body.ofStrings("first"));
+            started.countDown();
+            assertTrue(release.await(10, TimeUnit.SECONDS));
+            return Body.ofStrings("last");
+        }
+    }
+
+    // ---- POST ----------------------------------------------------------------------------------
+
+    @Test
+    void rawBody_isOneFrame_andTheReplyFramesComeBackAsRawBytes() throws Exception {
+        start();
+        worker("echo", (request, partials) -> request);
+        HttpResponse<String> response = post("/services/echo", "hello", "X-Request-Id", "my-id-42",
+                "Content-Type", "text/plain");
+        assertEquals(200, response.statusCode());
+        assertEquals("hello", response.body());
+        assertEquals("application/octet-stream", response.headers().firstValue("Content-Type").orElse(""));
+        assertEquals("my-id-42", response.headers().firstValue("X-Request-Id").orElse(""));
+        assertTrue(post("/services/echo", "x").headers().firstValue("X-Request-Id").orElse("").length() >= 32,
+                "a request id is made up when none is sent");
+    }
+
+    @Test
+    void framesEnvelope_andJsonReply_keepTextAndBinaryFrames() throws Exception {
+        start();
+        worker("echo", (request, partials) -> {
+            partials.send(Body.ofStrings("p"));
+            return request;
+        });
+        String binary = Base64.getEncoder().encodeToString(new byte[] {0, (byte) 0xff, 0x10});
+        HttpResponse<String> response = post("/services/echo",
+                "{\"frames\":[{\"text\":\"héllo\"},{\"text\":\"\"},{\"base64\":\"" + binary + "\"}]}",
+                "Content-Type", "application/vnd.mdp.frames+json", "Accept", "application/json");
+        assertEquals(200, response.statusCode(), response.body());
+        JsonNode body = json(response.body());
+        assertEquals("echo", body.get("service").asText());
+        assertEquals(2, body.get("parts").size());
+        assertEquals("partial", body.get("parts").get(0).get("type").asText());
+        assertEquals(1, body.get("parts").get(0).get("seq").asInt());
+        JsonNode fin = body.get("parts").get(1);
+        assertEquals("final", fin.get("type").asText());
+        assertEquals(2, fin.get("seq").asInt());
+        assertEquals("héllo", fin.get("frames").get(0).get("text").asText());
+        assertEquals("", fin.get("frames").get(1).get("text").asText());
+        assertEquals(binary, fin.get("frames").get(2).get("base64").asText());
+    }
+
+    @Test
+    void sse_streamsEachPartialBeforeTheFinalIsSent() throws Exception {
+        start();
+        Gate gate = new Gate();
+        worker("gated", gate);
+        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "text/event-stream");
+        assertEquals(200, response.statusCode());
+        assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+        assertEquals("no-cache", response.headers().firstValue("Cache-Control").orElse(""));
+        BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
+        assertEquals("event: partial", lines.readLine());
+        assertEquals("id: 1", lines.readLine());
+        JsonNode partial = json(lines.readLine().substring("data: ".length()));
+        assertEquals("partial", partial.get("type").asText());
+        assertEquals("first", partial.get("frames").get(0).get("text").asText());
+        assertEquals("", lines.readLine());
+        assertEquals(1, gate.release.getCount(), "the PARTIAL arrived while the worker still held its FINAL");
+        gate.release.countDown();
+        assertEquals("event: final", lines.readLine());
+        assertEquals("id: 2", lines.readLine());
+        assertEquals("last", json(lines.readLine().substring(6)).get("frames").get(0).get("text").asText());
+        assertEquals("", lines.readLine());
+        assertEquals(null, lines.readLine(), "the stream ends after the FINAL");
+    }
+
+    @Test
+    void ndjson_streamsOneObjectPerLine_live() throws Exception {
+        start();
+        Gate gate = new Gate();
+        worker("gated", gate);
+        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "application/x-ndjson");
+        assertEquals("application/x-ndjson", response.headers().firstValue("Content-Type").orElse(""));
+        BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
+        JsonNode first = json(lines.readLine());
+        assertEquals("partial", first.get("type").asText());
+        assertEquals(1, first.get("seq").asInt());
+        gate.release.countDown();
+        JsonNode last = json(lines.readLine());
+        assertEquals("final", last.get("type").asText());
+        assertEquals(2, last.get("seq").asInt());
+        assertEquals(null, lines.readLine());
+    }
+
+    @Test
+    void rawStream_flushesEachPartAsItArrives() throws Exception {
+        start();
+        Gate gate = new Gate();
+        worker("gated", gate);
+        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "*/*");
+        InputStream in = response.body();
+        assertArrayEquals("first".getBytes(UTF_8), in.readNBytes(5));
+        gate.release.countDown();
+        assertArrayEquals("last".getBytes(UTF_8), in.readAllBytes());
+        assertEquals("chunked", response.headers().firstValue("Transfer-Encoding").orElse(""));
+    }
+
+    // ---- deadlines -----------------------------------------------------------------------------
+
+    @Test
+    void noWorkerBeforeTheDeadline_is503WithRetryAfter() {
+        start();
+        HttpResponse<String> response = post("/services/nobody?timeout=200", "x");
+        assertProblem(response, 503, "no-worker");
+        assertEquals("1", response.headers().firstValue("Retry-After").orElse(""));
+        assertEquals("nobody", json(response.body()).get("service").asText());
+    }
+
+    @Test
+    void workerTookItButNoFinalInTime_is504_viaTheRequestTimeoutHeader() throws Exception {
+        start();
+        CountDownLatch release = new CountDownLatch(1);
+        worker("slow", (request, partials) -> {
+            release.await(10, TimeUnit.SECONDS);
+            return Body.ofStrings("late");
+        });
+        HttpResponse<String> response = post("/services/slow", "x", "Request-Timeout", "300");
+        release.countDown();
+        assertProblem(response, 504, "deadline");
+    }
+
+    @Test
+    void failureAfterTheFirstByte_isInBand() throws Exception {
+        start();
+        Gate gate = new Gate();
+        worker("gated", gate);
+        HttpResponse<InputStream> sse = postStreaming("/services/gated?timeout=500", "go", "text/event-stream");
+        assertEquals(200, sse.statusCode());
+        String text = new String(sse.body().readAllBytes(), UTF_8);
+        assertTrue(text.contains("event: partial"), text);
+        assertTrue(text.contains("event: error\ndata: {\"type\":\"error\",\"problem\":{"), text);
+        assertTrue(text.contains("\"status\":504"), text);
+        gate.release.countDown();
+
+        Gate gate2 = new Gate();
+        worker("gated2", gate2);
+        HttpResponse<InputStream> ndjson = postStreaming("/services/gated2?timeout=500", "go", "application/x-ndjson");
+        String[] lines = new String(ndjson.body().readAllBytes(), UTF_8).split("\n");
+        assertEquals(2, lines.length);
+        assertEquals("error", json(lines[1]).get("type").asText());
+        assertEquals(504, json(lines[1]).get("problem").get("status").asInt());
+        gate2.release.countDown();
+    }
+
+    @Test
+    void failureAfterTheFirstRawByte_cutsTheStreamOff() throws Exception {
+        start();
+        Gate gate = new Gate();
+        worker("gated", gate);
+        HttpResponse<InputStream> raw = postStreaming("/services/gated?timeout=500", "go", "application/octet-stream");
+        assertEquals(200, raw.statusCode());
+        InputStream in = raw.body();
+        assertArrayEquals("first".getBytes(UTF_8), in.readNBytes(5));
+        assertThrows(IOException.class, in::readAllBytes, "an incomplete chunked transfer, not a clean end");
+        gate.release.countDown();
+    }
+
+    // ---- bad input -----------------------------------------------------------------------------
+
+    @Test
+    void badInput_gets4xxProblems() throws Exception {
+        start(config().withMaxBodyBytes(1000));
+        assertProblem(post("/services/echo?timeout=soon", "x"), 400, "bad-timeout");
+        assertProblem(post("/services/echo?timeout=-5", "x"), 400, "bad-timeout");
+        assertProblem(post("/services/echo", "x", "Request-Timeout", "0"), 400, "bad-timeout");
+        assertProblem(post("/services/ec%0Aho", "x"), 400, "bad-service-name");
+        assertProblem(post("/services/" + "s".repeat(256), "x"), 400, "bad-service-name");
+        assertProblem(post("/services/echo", "{\"frames\":[{\"text\":1}]}", "Content-Type",
+                "application/vnd.mdp.frames+json"), 400, "bad-frames");
+        assertProblem(post("/services/echo", "not json", "Content-Type", "application/vnd.mdp.frames+json"),
+                400, "bad-frames");
+        assertProblem(post("/services/echo", "{\"frames\":[{\"base64\":\"!!\"}]}", "Content-Type",
+                "application/vnd.mdp.frames+json"), 400, "bad-frames");
+        assertProblem(post("/services/echo", "x".repeat(1001)), 413, "body-too-large");
+        assertProblem(get("/no/such/route"), 404, "not-found");
+        assertProblem(send(HttpRequest.newBuilder(uri("/services/echo"))
+                .method("PUT", HttpRequest.BodyPublishers.noBody()).build()), 405, "method-not-allowed");
+    }
+
+    // ---- MMI, listing, health, metrics -----------------------------------------------------------
+
+    @Test
+    void getService_isTheBrokersMmiCheck() throws Exception {
+        start();
+        assertProblem(get("/services/echo"), 404, "no-such-service");
+        worker("echo", (request, partials) -> request);
+        HttpResponse<String> found = get("/services/echo");
+        assertEquals(200, found.statusCode());
+        assertEquals("{\"service\":\"echo\",\"available\":true,\"mmi\":\"200\"}", found.body());
+        assertEquals(200, get("/services/mmi.service").statusCode());
+        assertProblem(get("/services/mmi.nothing"), 501, "mmi-not-implemented");
+        HttpResponse<String> head = send(HttpRequest.newBuilder(uri("/services/echo"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+        assertEquals(200, head.statusCode());
+        assertEquals("", head.body());
+        assertEquals(404, send(HttpRequest.newBuilder(uri("/services/none"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build()).statusCode());
+    }
+
+    @Test
+    void servicesHealthAndMetrics_reportTheBrokersState() throws Exception {
+        start();
+        worker("echo", (request, partials) -> request);
+        assertEquals(200, post("/services/echo", "x").statusCode());
+        JsonNode services = json(get("/services").body()).get("services");
+        JsonNode echo = services.get(0);
+        assertEquals("echo", echo.get("name").asText());
+        assertEquals(1, echo.get("workers").get("idle").asInt());
+        assertEquals(1, echo.get("served").asInt());
+        assertEquals(200, get("/health/live").statusCode());
+        HttpResponse<String> ready = get("/health/ready");
+        assertEquals(200, ready.statusCode());
+        assertTrue(json(ready.body()).get("brokerEndpoints").get(0).asText().startsWith("tcp://"));
+        HttpResponse<String> metrics = get("/metrics");
+        assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
+        assertTrue(metrics.body().contains("mdpgw_requests_total{service=\"echo\",code=\"200\"} 1"), metrics.body());
+        assertTrue(metrics.body().contains("mdpgw_workers{service=\"echo\",state=\"idle\"} 1"), metrics.body());
+        assertTrue(metrics.body().contains("mdpgw_request_duration_seconds_count{service=\"echo\"} 1"));
+    }
+
+    // ---- clients that leave, slow readers, draining -------------------------------------------------
+
+    @Test
+    void sseClientThatLeaves_isNoticedAtTheNextPing_andItsRequestCancelled() throws Exception {
+        start(config().withPingInterval(Duration.ofMillis(100)));
+        CountDownLatch release = new CountDownLatch(1);
+        worker("hold", (request, partials) -> {
+            release.await(10, TimeUnit.SECONDS);
+            return Body.ofStrings("too late");
+        });
+        try (Socket socket = new Socket("127.0.0.1", gateway.httpPort())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /services/hold HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+                    + "Content-Length: 1\r\n\r\nx").getBytes(UTF_8));
+            out.flush();
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), UTF_8));
+            assertEquals("HTTP/1.1 200 OK", in.readLine(), "the first ping commits the stream");
+        }
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (!get("/metrics").body().contains("mdpgw_clients_gone_total{service=\"hold\"} 1")
+                && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        assertTrue(get("/metrics").body().contains("mdpgw_clients_gone_total{service=\"hold\"} 1"));
+        assertTrue(get("/metrics").body().contains("mdpgw_inflight 0"));
+        release.countDown();
+    }
+
+    @Test
+    void slowReader_getsAnErrorInsteadOfGrowingMemory() throws Exception {
+        start(config().withMaxBufferedParts(8));
+        AtomicInteger sent = new AtomicInteger();
+        byte[] chunk = new byte[64 * 1024];
+        worker("flood", (request, partials) -> {
+            for (int i = 0; i < 2000; i++) {
+                partials.send(Body.of(chunk));
+                sent.incrementAndGet();
+            }
+            return Body.ofStrings("end");
+        });
+        try (Socket socket = new Socket("127.0.0.1", gateway.httpPort())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /services/flood HTTP/1.1\r\nHost: x\r\nAccept: application/x-ndjson\r\n"
+                    + "Connection: close\r\nContent-Length: 1\r\n\r\nx").getBytes(UTF_8));
+            out.flush();
+            long end = System.nanoTime() + WAIT.toNanos();
+            while (sent.get() < 2000 && System.nanoTime() < end) {
+                Thread.sleep(20);
+            }
+            // Now read everything: it must end with an error line, not all 2000 parts.
+            socket.setSoTimeout(10_000);
+            String all = new String(socket.getInputStream().readAllBytes(), UTF_8);
+            assertTrue(all.contains("\"type\":\"error\""), "no error line at the end");
+            assertTrue(all.contains("slow-reader"), all.substring(Math.max(0, all.length() - 500)));
+            assertFalse(all.contains("\"type\":\"final\""));
+        }
+    }
+
+    @Test
+    void close_drains_requestsInFlightFinish_andReadinessTurns503() throws Exception {
+        start(config().withDrainGrace(Duration.ofSeconds(5)));
+        Gate gate = new Gate();
+        worker("gated", gate);
+        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "application/x-ndjson");
+        BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
+        assertEquals("partial", json(lines.readLine()).get("type").asText());
+        Thread closer = new Thread(gateway::close);
+        closer.start();
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (!gateway.isDraining() && System.nanoTime() < end) {
+            Thread.sleep(5);
+        }
+        assertProblem(get("/health/ready"), 503, "not-ready");
+        assertProblem(post("/services/gated", "x"), 503, "shutting-down");
+        gate.release.countDown();
+        assertEquals("final", json(lines.readLine()).get("type").asText());
+        closer.join(10_000);
+        assertFalse(closer.isAlive());
+    }
+
+    @Test
+    void manyConcurrentStreams_doNotTakeAThreadEach() throws Exception {
+        start();
+        CountDownLatch release = new CountDownLatch(1);
+        for (int w = 0; w < 4; w++) {
+            closeables.add(MdpWorker.builder(gateway.localBrokerEndpoint(), "wait").start((request, partials) -> {
+                release.await(20, TimeUnit.SECONDS);
+                return request;
+            }));
+        }
+        awaitService("wait");
+        int requests = 200;
+        int threadsBefore = Thread.activeCount();
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
+        HttpClient many = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        for (int i = 0; i < requests; i++) {
+            pending.add(many.sendAsync(HttpRequest.newBuilder(uri("/services/wait?timeout=20000"))
+                    .POST(HttpRequest.BodyPublishers.ofString("r" + i)).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (System.nanoTime() < end && !get("/metrics").body().contains("mdpgw_inflight " + requests)) {
+            Thread.sleep(50);
+        }
+        assertTrue(get("/metrics").body().contains("mdpgw_inflight " + requests), "all requests waiting at once");
+        assertTrue(Thread.activeCount() - threadsBefore < requests / 2,
+                "waiting requests hold no thread each: " + (Thread.activeCount() - threadsBefore) + " new threads");
+        release.countDown();
+        for (int i = 0; i < requests; i++) {
+            HttpResponse<String> r = pending.get(i).get(30, TimeUnit.SECONDS);
+            assertEquals(200, r.statusCode());
+            assertEquals("r" + i, r.body());
+        }
+        assertNotNull(many);
+    }
+}
