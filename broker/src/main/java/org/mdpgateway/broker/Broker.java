@@ -180,9 +180,12 @@ public final class Broker implements AutoCloseable {
             bindAll(router);
             selector = Selector.open();
             ZMQ.Socket socket = router;
+            RateLimitedWarning drops = new RateLimitedWarning(log,
+                    "messages dropped because their peer did not read them fast enough (its queue was full)");
             core = new BrokerCore(config, (to, command) -> {
                 if (!MdpSockets.send(socket, to, command)) {
-                    log.debug("dropped {} for {}: its queue is full", command, to);
+                    // A ROUTER never blocks for one slow peer; past its high-water mark it drops.
+                    drops.record(ticker.nanoTime(), command.getClass().getSimpleName() + " for " + to);
                 }
             }, ticker.nanoTime());
             started.countDown();

@@ -4,10 +4,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.Selector;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
@@ -37,6 +39,7 @@ import org.zeromq.ZMQ;
  */
 public final class MdpWorker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MdpWorker.class);
+    private static final int MAX_QUEUED_PARTIALS = 1000;
 
     private final String endpoint;
     private final String service;
@@ -63,6 +66,13 @@ public final class MdpWorker implements AutoCloseable {
     private long lastHeard;
     private long lastSent;
     private RoutingId busyWith;
+    /** Commands waiting for room in the socket, in order. */
+    private final ArrayDeque<WorkerCommand> outgoing = new ArrayDeque<>();
+    /**
+     * Room for PARTIALs between the handler and the socket: a handler that sends faster than the
+     * broker reads waits here instead of growing memory.
+     */
+    private final Semaphore partialRoom = new Semaphore(MAX_QUEUED_PARTIALS);
 
     private MdpWorker(Builder b, RequestHandler handler) {
         this.endpoint = b.endpoint;
@@ -138,14 +148,19 @@ public final class MdpWorker implements AutoCloseable {
                 }
                 int count = 1;
                 if (socket != null) {
-                    items[1] = new zmq.poll.PollItem(socket.base(), zmq.ZMQ.ZMQ_POLLIN);
+                    // While commands wait for room in the socket, also wake when there is room.
+                    int events = outgoing.isEmpty() ? zmq.ZMQ.ZMQ_POLLIN : zmq.ZMQ.ZMQ_POLLIN | zmq.ZMQ.ZMQ_POLLOUT;
+                    items[1] = new zmq.poll.PollItem(socket.base(), events);
                     count = 2;
                 }
                 zmq.ZMQ.poll(selector, items, count, pollTimeoutMillis(now));
                 if (doorbell.isReadable()) {
                     inbox.silence();
                 }
-                if (count == 2 && items[1].isReadable()) {
+                if (count == 2 && items[1].isWritable()) {
+                    flushOutgoing();
+                }
+                if (count == 2 && socket != null && items[1].isReadable()) {
                     readCommands();
                 }
             }
@@ -180,7 +195,8 @@ public final class MdpWorker implements AutoCloseable {
         while ((item = inbox.next()) != null) {
             if (item instanceof Outgoing out) {
                 if (out.connection != connection || socket == null) {
-                    continue; // for a connection that is gone: the broker has dealt with that request
+                    sent(out.command); // for a connection that is gone: the broker has dealt with that request
+                    continue;
                 }
                 send(out.command, now);
                 if (out.command instanceof WorkerCommand.Final) {
@@ -235,7 +251,7 @@ public final class MdpWorker implements AutoCloseable {
                     TimeUnit.NANOSECONDS.toMillis(now - lastHeard));
             dropSocket();
             reconnectAt = now + reconnectNanos;
-        } else if (now - lastSent >= heartbeatNanos) {
+        } else if (now - lastSent >= heartbeatNanos && outgoing.isEmpty()) {
             // 18/MDP: peers SHOULD NOT send HEARTBEAT while also sending other commands.
             send(WorkerCommand.Heartbeat.INSTANCE, now);
         }
@@ -290,6 +306,12 @@ public final class MdpWorker implements AutoCloseable {
             if (finished.get()) {
                 throw new IllegalStateException("the request was answered already");
             }
+            try {
+                partialRoom.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting to send a PARTIAL", e);
+            }
             inbox.post(new Outgoing(forConnection, new WorkerCommand.Partial(client, partial)));
         };
         try {
@@ -305,17 +327,42 @@ public final class MdpWorker implements AutoCloseable {
         }
     }
 
-    /** Sends on the current socket; {@code now} is the loop turn's time, so one turn sees one clock. */
+    /**
+     * Sends on the current socket, or queues behind commands still waiting for room in it, so that
+     * nothing is dropped and order is kept. {@code now} is the loop turn's time, so one turn sees one
+     * clock.
+     */
     private void send(WorkerCommand command, long now) {
-        if (!MdpSockets.send(socket, command)) {
-            log.debug("worker for '{}' could not queue {}", service, command.type());
+        if (outgoing.isEmpty() && MdpSockets.send(socket, command)) {
+            sent(command);
+        } else {
+            outgoing.add(command);
         }
         lastSent = now;
+    }
+
+    private void flushOutgoing() {
+        WorkerCommand next;
+        while ((next = outgoing.peek()) != null && MdpSockets.send(socket, next)) {
+            outgoing.poll();
+            sent(next);
+        }
+    }
+
+    /** A PARTIAL has left: its handler may queue another. */
+    private void sent(WorkerCommand command) {
+        if (command instanceof WorkerCommand.Partial) {
+            partialRoom.release();
+        }
     }
 
     private void dropSocket() {
         socket.close();
         socket = null;
+        for (WorkerCommand unsent : outgoing) {
+            sent(unsent); // for a connection that is gone; the broker deals with its request
+        }
+        outgoing.clear();
         busyWith = null;
     }
 

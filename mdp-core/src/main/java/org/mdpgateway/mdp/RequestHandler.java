@@ -17,7 +17,9 @@ public interface RequestHandler {
     @FunctionalInterface
     interface PartialSink {
         /**
-         * Sends one PARTIAL now, without waiting for the broker.
+         * Sends one PARTIAL. It returns at once unless a thousand PARTIALs are still waiting for the
+         * broker to read them; then it waits for room, so a fast handler cannot outrun a slow
+         * connection and nothing is dropped.
          *
          * @throws IllegalStateException once the handler has returned
          */
