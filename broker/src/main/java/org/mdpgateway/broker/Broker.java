@@ -47,6 +47,8 @@ public final class Broker implements AutoCloseable {
     private final AtomicReference<RuntimeException> startFailure = new AtomicReference<>();
     private volatile List<String> boundEndpoints = List.of();
     private volatile boolean closed;
+    /** Set once the loop reads its inbox no more; only then may other threads drain it. */
+    private volatile boolean loopEnded;
 
     private Broker(BrokerConfig config, Ticker ticker) {
         this.config = config;
@@ -123,7 +125,7 @@ public final class Broker implements AutoCloseable {
             return submit;
         }
         inbox.post(submit);
-        if (!isRunning()) {
+        if (loopEnded) {
             failUnhandled();
         }
         return submit;
@@ -137,7 +139,7 @@ public final class Broker implements AutoCloseable {
             return query.result;
         }
         inbox.post(query);
-        if (!isRunning()) {
+        if (loopEnded) {
             failUnhandled();
         }
         return query.result;
@@ -200,6 +202,7 @@ public final class Broker implements AutoCloseable {
             }
         } finally {
             closed = true;
+            loopEnded = true;
             if (core != null) {
                 core.shutdown();
             }

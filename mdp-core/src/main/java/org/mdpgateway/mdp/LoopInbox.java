@@ -26,6 +26,7 @@ public final class LoopInbox<T> implements AutoCloseable {
         try {
             pipe = Pipe.open();
             pipe.source().configureBlocking(false);
+            pipe.sink().configureBlocking(false); // a blocking channel is closed by a post from an interrupted thread
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the loop's doorbell pipe", e);
         }

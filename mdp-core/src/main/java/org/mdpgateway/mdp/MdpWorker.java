@@ -217,7 +217,7 @@ public final class MdpWorker implements AutoCloseable {
         if (errorReply != null) {
             Body reply = null;
             try {
-                reply = errorReply.apply(failed.exception);
+                reply = failed.exception instanceof Exception ex ? errorReply.apply(ex) : null;
             } catch (RuntimeException e) {
                 log.warn("the error reply function of worker '{}' threw", service, e);
             }
@@ -320,7 +320,7 @@ public final class MdpWorker implements AutoCloseable {
                 throw new IllegalStateException("handler returned no FINAL body (null or no frames)");
             }
             inbox.post(new Outgoing(forConnection, new WorkerCommand.Final(client, reply)));
-        } catch (Exception e) {
+        } catch (Exception | Error e) { // an Error too: else no FINAL ever goes and the worker stays busy
             inbox.post(new HandlerFailed(forConnection, client, e));
         } finally {
             finished.set(true);
@@ -378,7 +378,7 @@ public final class MdpWorker implements AutoCloseable {
 
     private record Outgoing(int connection, WorkerCommand command) {}
 
-    private record HandlerFailed(int connection, RoutingId client, Exception exception) {}
+    private record HandlerFailed(int connection, RoutingId client, Throwable exception) {}
 
     private enum Stop { INSTANCE }
 
