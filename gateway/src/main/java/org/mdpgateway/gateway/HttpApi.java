@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
+import io.javalin.plugin.bundled.CorsPlugin;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.time.Duration;
@@ -61,6 +62,15 @@ final class HttpApi {
         javalin.http.maxRequestSize = config.maxBodyBytes();
         javalin.http.asyncTimeout = 0; // our own deadlines answer 503/504; Javalin's would answer 500
         javalin.http.prefer405over404 = true;
+        if (!config.corsOrigins().isEmpty()) {
+            javalin.registerPlugin(new CorsPlugin(cors -> cors.addRule(rule -> {
+                config.corsOrigins().forEach(rule::allowHost);
+                // Preflights echo the requested method and headers (any Content-Type, Request-Timeout).
+                rule.exposeHeader(REQUEST_ID);
+                rule.exposeHeader("Retry-After");
+                rule.maxAge = 600;
+            })));
+        }
         javalin.routes.before(this::assignRequestId);
         javalin.routes.post("/services/<name>", this::postService);
         javalin.routes.get("/services/<name>", this::getService);

@@ -367,6 +367,27 @@ class GatewayIT {
         assertTrue(metrics.body().contains("mdpgw_request_duration_seconds_count{service=\"echo\"} 1"));
     }
 
+    @Test
+    void cors_allowsTheConfiguredOrigin_andExposesOurHeaders() {
+        start(config().withCorsOrigins(List.of("https://app.example.com")));
+        HttpResponse<String> preflight = send(HttpRequest.newBuilder(uri("/services/echo"))
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                .header("Origin", "https://app.example.com")
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "content-type,request-timeout").build());
+        assertEquals(200, preflight.statusCode());
+        assertEquals("https://app.example.com",
+                preflight.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
+        String allowed = preflight.headers().firstValue("Access-Control-Allow-Headers").orElse("").toLowerCase();
+        assertTrue(allowed.contains("content-type") && allowed.contains("request-timeout"), allowed);
+        HttpResponse<String> response = post("/services/nobody?timeout=100", "x", "Origin", "https://app.example.com");
+        assertEquals("https://app.example.com", response.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
+        String exposed = response.headers().firstValue("Access-Control-Expose-Headers").orElse("");
+        assertTrue(exposed.contains("X-Request-Id") && exposed.contains("Retry-After"), exposed);
+        HttpResponse<String> other = post("/services/nobody?timeout=100", "x", "Origin", "https://evil.example");
+        assertFalse(other.headers().firstValue("Access-Control-Allow-Origin").isPresent());
+    }
+
     // ---- clients that leave, slow readers, draining -------------------------------------------------
 
     @Test
