@@ -36,6 +36,8 @@ public final class Broker implements AutoCloseable {
     /** Messages read from the socket before the loop looks at its inbox and clock again. */
     private static final int READ_BATCH = 512;
     private static final Duration STOP_WAIT = Duration.ofSeconds(5);
+    /** Messages the socket holds for one peer that is slow to read, before it drops. */
+    static final int SEND_QUEUE_PER_PEER = 100_000;
 
     private final BrokerConfig config;
     private final Ticker ticker;
@@ -47,6 +49,7 @@ public final class Broker implements AutoCloseable {
     private final AtomicReference<RuntimeException> startFailure = new AtomicReference<>();
     private volatile List<String> boundEndpoints = List.of();
     private volatile boolean closed;
+    private volatile boolean closedByCaller;
     /** Set once the loop reads its inbox no more; only then may other threads drain it. */
     private volatile boolean loopEnded;
 
@@ -100,6 +103,16 @@ public final class Broker implements AutoCloseable {
         return context;
     }
 
+    /**
+     * Waits until the broker's loop has ended, by {@link #close()} or by a failure.
+     *
+     * @return true if it was closed, false if its loop failed
+     */
+    public boolean awaitStop() throws InterruptedException {
+        stopped.await();
+        return closedByCaller;
+    }
+
     /** True until the broker has been closed or its loop has died. */
     public boolean isRunning() {
         return !closed && stopped.getCount() > 0;
@@ -151,6 +164,7 @@ public final class Broker implements AutoCloseable {
         if (closed) {
             return;
         }
+        closedByCaller = true;
         closed = true;
         inbox.post(Stop.INSTANCE);
         if (Thread.currentThread() != loopThread && loopThread.isAlive()) {
@@ -179,6 +193,9 @@ public final class Broker implements AutoCloseable {
             router = context.createSocket(SocketType.ROUTER);
             // Long enough for the DISCONNECTs of a clean stop to leave.
             router.setLinger(1000);
+            // A ROUTER drops, silently, what a peer's full queue cannot take; a deep queue keeps a burst
+            // of PARTIALs to a client that reads a little late from being lost.
+            router.setSndHWM(SEND_QUEUE_PER_PEER);
             bindAll(router);
             selector = Selector.open();
             ZMQ.Socket socket = router;

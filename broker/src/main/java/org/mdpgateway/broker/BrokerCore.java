@@ -666,13 +666,14 @@ final class BrokerCore {
             return cancelled;
         }
 
-        // A handler that throws must not take the broker down with it.
+        // A handler that throws must not take the broker down with it; only the JVM's own failures
+        // (out of memory) still end the loop.
 
         @Override
         void partial(Body body) {
             try {
                 handler.onPartial(body);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
                 log.warn("reply handler for request {} to '{}' threw on a PARTIAL", id, service, e);
             }
         }
@@ -681,7 +682,7 @@ final class BrokerCore {
         void complete(Body body) {
             try {
                 handler.onFinal(body);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
                 log.warn("reply handler for request {} to '{}' threw on the FINAL", id, service, e);
             }
         }
@@ -690,7 +691,7 @@ final class BrokerCore {
         void fail(Reason reason, String detail) {
             try {
                 handler.onFailure(new RequestFailure(reason, detail));
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
                 log.warn("reply handler for request {} to '{}' threw on a failure", id, service, e);
             }
         }

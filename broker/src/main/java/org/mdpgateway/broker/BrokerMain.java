@@ -1,7 +1,6 @@
 package org.mdpgateway.broker;
 
 import java.io.PrintStream;
-import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,14 +36,16 @@ public final class BrokerMain {
             System.exit(1);
             return;
         }
-        CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             log.info("stopping: sending DISCONNECT to every worker");
             broker.close();
-            done.countDown();
         }, "mdp-broker-shutdown"));
         try {
-            done.await();
+            if (!broker.awaitStop()) {
+                // The loop died on its own: exit, so a supervisor can restart the broker.
+                log.error("broker loop ended unexpectedly; exiting");
+                System.exit(1);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -29,7 +29,7 @@ public final class MalformedMessageException extends MdpException {
     private final Violation violation;
 
     public MalformedMessageException(Violation violation, String message) {
-        super(message);
+        super(message, false); // a peer can send junk at line rate: no stack trace to fill in
         this.violation = violation;
     }
 

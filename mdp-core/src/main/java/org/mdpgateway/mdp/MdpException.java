@@ -11,4 +11,9 @@ public class MdpException extends RuntimeException {
     public MdpException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /** For exceptions raised often on bad input, where a stack trace costs and tells nothing. */
+    protected MdpException(String message, boolean writableStackTrace) {
+        super(message, null, false, writableStackTrace);
+    }
 }
