@@ -79,6 +79,7 @@ final class HttpApi {
         javalin.routes.get("/health/live", ctx -> json(ctx, 200, mapper.createObjectNode().put("status", "up")));
         javalin.routes.get("/health/ready", this::ready);
         javalin.routes.get("/metrics", this::metrics);
+        new DocsRoutes(mapper).register(javalin);
         javalin.routes.exception(ProblemException.class, (e, ctx) -> problem(ctx, e.problem));
         javalin.routes.exception(HttpResponseException.class, this::httpResponseException);
         javalin.routes.exception(Exception.class, this::unexpected);
