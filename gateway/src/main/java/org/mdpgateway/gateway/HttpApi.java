@@ -76,6 +76,11 @@ final class HttpApi {
         javalin.routes.get("/services/<name>", this::getService);
         javalin.routes.head("/services/<name>", this::getService);
         javalin.routes.get("/services", this::listServices);
+        // "/services/" with no name: a request to the empty service name, which is invalid.
+        javalin.routes.post("/services", ctx -> {
+            throw new ProblemException(Problem.of(400, "bad-service-name", "Bad service name", "service name is empty",
+                    requestId(ctx), null));
+        });
         javalin.routes.get("/health/live", ctx -> json(ctx, 200, mapper.createObjectNode().put("status", "up")));
         javalin.routes.get("/health/ready", this::ready);
         javalin.routes.get("/metrics", this::metrics);
@@ -89,8 +94,13 @@ final class HttpApi {
                         requestId(ctx), null));
             }
         });
-        javalin.routes.error(405, ctx -> problem(ctx, Problem.of(405, "method-not-allowed", "Method not allowed",
-                ctx.method() + " is not allowed on " + ctx.path(), requestId(ctx), null)));
+        javalin.routes.error(405, ctx -> {
+            // RFC 9110: a 405 lists the methods the resource has.
+            ctx.header("Allow", ctx.path().startsWith("/services/") ? "GET, HEAD, POST"
+                    : ctx.path().equals("/services") ? "GET, POST" : "GET");
+            problem(ctx, Problem.of(405, "method-not-allowed", "Method not allowed",
+                    ctx.method() + " is not allowed on " + ctx.path(), requestId(ctx), null));
+        });
         javalin.requestLogger.http((ctx, ms) -> accessLog.info("{} {} {} {} {} ms", requestId(ctx), ctx.method(),
                 ctx.path(), ctx.res().getStatus(), Math.round(ms)));
     }

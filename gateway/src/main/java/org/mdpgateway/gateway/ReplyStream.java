@@ -182,7 +182,7 @@ final class ReplyStream implements ReplyHandler {
         } else if (event == OVERFLOW) {
             fail(Problem.of(503, "slow-reader", "Reader too slow",
                     "the client read the reply more slowly than the worker sent it; more than " + maxBufferedParts
-                            + " parts were waiting", requestId, service));
+                            + " parts were waiting", requestId, service).with("retryAfterSeconds", 1));
         } else if (event == SHUTDOWN) {
             fail(Problem.of(503, "shutting-down", "Gateway shutting down",
                     "the gateway is stopping; try again shortly", requestId, service).with("retryAfterSeconds", 1));

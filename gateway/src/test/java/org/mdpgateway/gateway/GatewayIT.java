@@ -322,8 +322,11 @@ class GatewayIT {
                 "application/vnd.mdp.frames+json"), 400, "bad-frames");
         assertProblem(post("/services/echo", "x".repeat(1001)), 413, "body-too-large");
         assertProblem(get("/no/such/route"), 404, "not-found");
-        assertProblem(send(HttpRequest.newBuilder(uri("/services/echo"))
-                .method("PUT", HttpRequest.BodyPublishers.noBody()).build()), 405, "method-not-allowed");
+        HttpResponse<String> wrongMethod = send(HttpRequest.newBuilder(uri("/services/echo"))
+                .method("PUT", HttpRequest.BodyPublishers.noBody()).build());
+        assertProblem(wrongMethod, 405, "method-not-allowed");
+        assertEquals("GET, HEAD, POST", wrongMethod.headers().firstValue("Allow").orElse(""));
+        assertProblem(post("/services/", "x"), 400, "bad-service-name");
     }
 
     // ---- MMI, listing, health, metrics -----------------------------------------------------------
