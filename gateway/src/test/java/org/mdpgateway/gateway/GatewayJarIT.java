@@ -1,0 +1,207 @@
+package org.mdpgateway.gateway;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+
+/** The application as a user runs it: the shaded jar in its own process, stopped with SIGTERM. */
+class GatewayJarIT {
+    private static final Path JAR = Path.of("target/mdp-gateway.jar");
+    private static final Pattern LISTENING =
+            Pattern.compile("gateway listening on http://[^:]+:(\\d+) \\(broker at (tcp://[^,)]+)");
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private final List<String> output = new ArrayList<>();
+    private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    private Process process;
+    private Thread reader;
+
+    @AfterEach
+    void kill() {
+        if (process != null) {
+            process.destroyForcibly();
+        }
+    }
+
+    private Process launch(List<String> args, String... env) throws IOException {
+        assertTrue(Files.isRegularFile(JAR), "build the jar first (mvn package): " + JAR.toAbsolutePath());
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse("java"));
+        command.add("-jar");
+        command.add(JAR.toString());
+        command.addAll(args);
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        for (int i = 0; i < env.length; i += 2) {
+            builder.environment().put(env[i], env[i + 1]);
+        }
+        process = builder.start();
+        reader = new Thread(() -> {
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), UTF_8))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    synchronized (output) {
+                        output.add(line);
+                    }
+                    lines.add(line);
+                }
+            } catch (IOException e) {
+                // the process ended
+            }
+        });
+        reader.setDaemon(true);
+        reader.start();
+        return process;
+    }
+
+    private Matcher awaitListening() throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < end) {
+            String line = lines.poll(100, TimeUnit.MILLISECONDS);
+            if (line != null) {
+                Matcher m = LISTENING.matcher(line);
+                if (m.find()) {
+                    return m;
+                }
+            }
+        }
+        throw new AssertionError("the gateway never said it was listening: " + output);
+    }
+
+    @Test
+    void help_listsEveryFlag_andExitsZero() throws Exception {
+        Process p = launch(List.of("--help"));
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue());
+        reader.join(10_000);
+        String help;
+        synchronized (output) {
+            help = String.join("\n", output);
+        }
+        for (String flag : List.of("--http-host", "--http-port", "--broker-bind", "--heartbeat-interval-ms",
+                "--heartbeat-liveness", "--request-expiry-ms", "--max-queued", "--request-timeout-ms",
+                "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin", "--demo-workers", "MDPGW_HTTP_PORT")) {
+            assertTrue(help.contains(flag), "help lacks " + flag + ":\n" + help);
+        }
+        Process bad = launch(List.of("--no-such-flag"));
+        assertTrue(bad.waitFor(30, TimeUnit.SECONDS));
+        assertEquals(2, bad.exitValue());
+    }
+
+    @Test
+    void demoWorkersAndNativeWorkers_serveHttp_andSigtermDrains() throws Exception {
+        launch(List.of("--demo-workers", "--http-host", "127.0.0.1", "--broker-bind", "tcp://127.0.0.1:*",
+                "--heartbeat-interval-ms", "500"), "MDPGW_HTTP_PORT", "0");
+        Matcher listening = awaitListening();
+        String base = "http://127.0.0.1:" + listening.group(1);
+        String brokerEndpoint = listening.group(2);
+
+        awaitAvailable(base + "/services/echo");
+        assertEquals("hello", post(base + "/services/echo", "hello", "*/*").body());
+
+        // A native worker, frames built by hand, on the broker port the log line named.
+        try (ZContext context = new ZContext(1)) {
+            ZMQ.Socket worker = context.createSocket(SocketType.DEALER);
+            worker.setHandshakeIvl(500);
+            worker.setReceiveTimeOut(10_000);
+            worker.connect(brokerEndpoint);
+            worker.send("MDPW02", ZMQ.SNDMORE);
+            worker.send(new byte[] {1}, ZMQ.SNDMORE);
+            worker.send("native");
+            awaitAvailable(base + "/services/native");
+            Thread answer = new Thread(() -> {
+                List<byte[]> request;
+                do {
+                    request = receive(worker);
+                } while (request != null && request.size() == 2); // heartbeats
+                if (request != null) {
+                    worker.send("MDPW02", ZMQ.SNDMORE);
+                    worker.send(new byte[] {4}, ZMQ.SNDMORE);
+                    worker.send(request.get(2), ZMQ.SNDMORE);
+                    worker.send(new byte[0], ZMQ.SNDMORE);
+                    worker.send("native says " + new String(request.get(4), UTF_8));
+                }
+            });
+            answer.start();
+            assertEquals("native says hi", post(base + "/services/native", "hi", "*/*").body());
+            answer.join(10_000);
+        }
+
+        // SIGTERM while a stream is open: it finishes within the drain grace, then the process exits.
+        HttpResponse<InputStream> stream = http.send(HttpRequest.newBuilder(URI.create(base + "/services/count"))
+                .header("Accept", "application/x-ndjson").POST(HttpRequest.BodyPublishers.ofString("5")).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        BufferedReader ndjson = new BufferedReader(new InputStreamReader(stream.body(), UTF_8));
+        assertTrue(ndjson.readLine().contains("\"partial\""));
+        process.toHandle().destroy(); // SIGTERM, without closing our end of its output as Process.destroy does
+        String line;
+        String last = null;
+        while ((line = ndjson.readLine()) != null) {
+            last = line;
+        }
+        assertNotNull(last);
+        assertTrue(last.contains("\"type\":\"final\""), "the open stream finished: " + last);
+        assertTrue(process.waitFor(30, TimeUnit.SECONDS), "the gateway exits after draining");
+        reader.join(10_000);
+        String log;
+        synchronized (output) {
+            log = String.join("\n", output);
+        }
+        assertTrue(log.contains("gateway draining"), "exit " + process.exitValue() + " last " + last + "\n" + log);
+        assertTrue(log.contains("gateway stopped"), log);
+    }
+
+    private void awaitAvailable(String url) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < end) {
+            if (http.send(HttpRequest.newBuilder(URI.create(url)).GET().build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError(url + " never became available");
+    }
+
+    private HttpResponse<String> post(String url, String body, String accept) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20)).header("Accept", accept)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static List<byte[]> receive(ZMQ.Socket socket) {
+        byte[] first = socket.recv(0);
+        if (first == null) {
+            return null;
+        }
+        List<byte[]> frames = new ArrayList<>();
+        frames.add(first);
+        while (socket.hasReceiveMore()) {
+            frames.add(socket.recv(0));
+        }
+        return frames;
+    }
+}
