@@ -666,33 +666,30 @@ final class BrokerCore {
             return cancelled;
         }
 
-        // A handler that throws must not take the broker down with it; only the JVM's own failures
-        // (out of memory) still end the loop.
-
         @Override
         void partial(Body body) {
-            try {
-                handler.onPartial(body);
-            } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
-                log.warn("reply handler for request {} to '{}' threw on a PARTIAL", id, service, e);
-            }
+            tell("a PARTIAL", () -> handler.onPartial(body));
         }
 
         @Override
         void complete(Body body) {
-            try {
-                handler.onFinal(body);
-            } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
-                log.warn("reply handler for request {} to '{}' threw on the FINAL", id, service, e);
-            }
+            tell("the FINAL", () -> handler.onFinal(body));
         }
 
         @Override
         void fail(Reason reason, String detail) {
+            tell("a failure", () -> handler.onFailure(new RequestFailure(reason, detail)));
+        }
+
+        /**
+         * A handler that throws must not take the broker down with it; only the JVM's own failures
+         * (out of memory) still end the loop.
+         */
+        private void tell(String what, Runnable call) {
             try {
-                handler.onFailure(new RequestFailure(reason, detail));
+                call.run();
             } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
-                log.warn("reply handler for request {} to '{}' threw on a failure", id, service, e);
+                log.warn("reply handler for request {} to '{}' threw on {}", id, service, what, e);
             }
         }
     }
