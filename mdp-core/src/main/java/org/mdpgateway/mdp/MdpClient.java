@@ -59,8 +59,10 @@ public final class MdpClient implements AutoCloseable {
     private final ArrayDeque<ZMQ.Socket> idleSockets = new ArrayDeque<>();
     private final List<Call> active = new ArrayList<>();
     private final ArrayDeque<Call> waiting = new ArrayDeque<>();
-    private zmq.poll.PollItem[] pollItems = new zmq.poll.PollItem[0];
-    private Call[] polledCalls = new Call[0];
+    /** The doorbell, then each active call's socket; the first {@link #polledCount} are in use. */
+    private zmq.poll.PollItem[] pollItems = new zmq.poll.PollItem[16];
+    private Call[] polledCalls = new Call[16];
+    private int polledCount;
     private boolean pollSetChanged = true;
 
     private MdpClient(Builder b) {
@@ -230,11 +232,11 @@ public final class MdpClient implements AutoCloseable {
                 if (pollSetChanged) {
                     rebuildPollSet();
                 }
-                zmq.ZMQ.poll(selector, pollItems, pollItems.length, pollTimeoutMillis(now));
+                zmq.ZMQ.poll(selector, pollItems, polledCount, pollTimeoutMillis(now));
                 if (pollItems[0].isReadable()) {
                     inbox.silence();
                 }
-                for (int i = 1; i < pollItems.length; i++) {
+                for (int i = 1; i < polledCount; i++) {
                     if (pollItems[i].isReadable()) {
                         readReplies(polledCalls[i]);
                     }
@@ -303,9 +305,8 @@ public final class MdpClient implements AutoCloseable {
             if (call.future.isDone()) {
                 continue;
             }
-            call.socket = takeSocket();
-            active.add(call);
-            pollSetChanged = true;
+            useSocket(call, takeSocket());
+            addActive(call);
             send(call, now);
         }
     }
@@ -330,13 +331,13 @@ public final class MdpClient implements AutoCloseable {
             // 18/MDP: close the socket, open a new one and resend; give up after several tries.
             discard(call.socket);
             if (call.partialsReceived == 0 && call.attempts < maxAttempts) {
-                call.socket = newSocket();
+                useSocket(call, newSocket());
                 pollSetChanged = true;
                 log.debug("no reply from '{}' in time, resending on a new socket", call.request.service());
                 send(call, now);
             } else {
-                call.socket = null;
-                removeActive(i);
+                useSocket(call, null);
+                removeActive(call);
                 call.future.completeExceptionally(new RequestTimeoutException(call.request.service(),
                         Duration.ofNanos(call.timeoutNanos), call.attempts, call.partialsReceived));
             }
@@ -387,26 +388,43 @@ public final class MdpClient implements AutoCloseable {
 
     private void finish(Call call, Body finalBody) {
         ZMQ.Socket socket = call.socket;
-        call.socket = null;
-        removeActive(active.indexOf(call));
+        useSocket(call, null);
+        removeActive(call);
         releaseSocket(socket);
         call.future.complete(new Reply(call.request.service(), call.partials, finalBody));
     }
 
     /** Drops a call that was cancelled or failed; its socket may still receive a reply, so close it. */
     private void abandon(Call call) {
-        int index = active.indexOf(call);
-        if (index >= 0) {
+        if (call.activeIndex >= 0) {
             discard(call.socket);
-            call.socket = null;
-            removeActive(index);
+            useSocket(call, null);
+            removeActive(call);
         } else {
             waiting.remove(call);
         }
     }
 
-    private void removeActive(int index) {
-        active.remove(index);
+    private static void useSocket(Call call, ZMQ.Socket socket) {
+        call.socket = socket;
+        call.pollItem = socket == null ? null : new zmq.poll.PollItem(socket.base(), zmq.ZMQ.ZMQ_POLLIN);
+    }
+
+    private void addActive(Call call) {
+        call.activeIndex = active.size();
+        active.add(call);
+        pollSetChanged = true;
+    }
+
+    /** Removes in constant time by moving the last active call into the gap. */
+    private void removeActive(Call call) {
+        int index = call.activeIndex;
+        Call last = active.remove(active.size() - 1);
+        if (last != call) {
+            active.set(index, last);
+            last.activeIndex = index;
+        }
+        call.activeIndex = -1;
         pollSetChanged = true;
     }
 
@@ -426,16 +444,23 @@ public final class MdpClient implements AutoCloseable {
 
     private void rebuildPollSet() {
         int n = active.size() + 1;
-        if (pollItems.length != n) {
-            pollItems = new zmq.poll.PollItem[n];
-            polledCalls = new Call[n];
+        if (pollItems.length < n) {
+            pollItems = java.util.Arrays.copyOf(pollItems, Math.max(n, pollItems.length * 2));
+            polledCalls = java.util.Arrays.copyOf(polledCalls, pollItems.length);
         }
-        pollItems[0] = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
+        if (pollItems[0] == null) {
+            pollItems[0] = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
+        }
         for (int i = 1; i < n; i++) {
             Call call = active.get(i - 1);
-            pollItems[i] = new zmq.poll.PollItem(call.socket.base(), zmq.ZMQ.ZMQ_POLLIN);
+            pollItems[i] = call.pollItem;
             polledCalls[i] = call;
         }
+        for (int i = n; i < polledCount; i++) {
+            pollItems[i] = null; // let finished calls go
+            polledCalls[i] = null;
+        }
+        polledCount = n;
         pollSetChanged = false;
     }
 
@@ -495,6 +520,9 @@ public final class MdpClient implements AutoCloseable {
         final List<Body> partials = new ArrayList<>();
         final CompletableFuture<Reply> future = new CompletableFuture<>();
         ZMQ.Socket socket;
+        zmq.poll.PollItem pollItem;
+        /** Where the call is in {@code active}, or -1. */
+        int activeIndex = -1;
         int attempts;
         int partialsReceived;
         long deadline;
