@@ -132,8 +132,12 @@ final class HttpApi {
     }
 
     static String requestId(Context ctx) {
-        String id = ctx.attribute(REQUEST_ID_ATTRIBUTE);
-        return id != null ? id : "unknown";
+        try {
+            String id = ctx.attribute(REQUEST_ID_ATTRIBUTE);
+            return id != null ? id : "unknown";
+        } catch (RuntimeException e) {
+            return "unknown"; // the request has ended and its attributes are gone
+        }
     }
 
     // ---- POST /services/{name} -------------------------------------------------------------------
@@ -383,10 +387,11 @@ final class HttpApi {
     }
 
     private void unexpected(Exception e, Context ctx) {
-        if (e instanceof ReplyStream.StreamAbortedException) {
+        Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        if (cause instanceof ReplyStream.StreamAbortedException) {
             return; // the raw stream is cut off on purpose
         }
-        if (e instanceof java.util.concurrent.CompletionException && e.getCause() instanceof ProblemException p) {
+        if (cause instanceof ProblemException p) {
             problem(ctx, p.problem);
             return;
         }

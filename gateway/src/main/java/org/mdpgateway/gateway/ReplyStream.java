@@ -327,7 +327,7 @@ final class ReplyStream implements ReplyHandler {
                 log.debug("request {} to '{}' failed after its first byte: {}", requestId, service, problem.detail());
                 StreamAbortedException cause = new StreamAbortedException(problem.detail());
                 ServletContextRequest.getServletContextRequest(ctx.req()).getServletChannel().abort(cause);
-                done.completeExceptionally(cause);
+                done.complete(null); // the connection is gone; there is nothing left to write
         }
     }
 
