@@ -23,7 +23,9 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -38,6 +40,7 @@ import org.mdpgateway.mdp.RequestHandler;
 class GatewayIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final OpenApiContract CONTRACT = OpenApiContract.get();
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(WAIT).build();
@@ -89,19 +92,44 @@ class GatewayIT {
         return URI.create("http://127.0.0.1:" + gateway.httpPort() + path);
     }
 
+    /** GET, the request and the response checked against the OpenAPI document. */
     private HttpResponse<String> get(String path) {
-        return send(HttpRequest.newBuilder(uri(path)).GET().build());
+        return send(HttpRequest.newBuilder(uri(path)).GET().build(), null);
     }
 
+    /** POST, the request and the response checked against the OpenAPI document. */
     private HttpResponse<String> post(String path, String body, String... headers) {
+        return send(postRequest(path, body, headers), body);
+    }
+
+    /** POST of a request that breaks the document on purpose: only the response is checked. */
+    private HttpResponse<String> postBad(String path, String body, String... headers) {
+        return sendBad(postRequest(path, body, headers));
+    }
+
+    private HttpRequest postRequest(String path, String body, String... headers) {
         HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).POST(HttpRequest.BodyPublishers.ofString(body));
         if (headers.length > 0) {
             b.headers(headers);
         }
-        return send(b.build());
+        return b.build();
     }
 
-    private HttpResponse<String> send(HttpRequest request) {
+    /** Sends; the request (with {@code body}, null for none) and the response must match the document. */
+    private HttpResponse<String> send(HttpRequest request, String body) {
+        HttpResponse<String> response = exchange(request);
+        CONTRACT.check(request, body, response);
+        return response;
+    }
+
+    /** Sends a request that breaks the document on purpose; the response must match it. */
+    private HttpResponse<String> sendBad(HttpRequest request) {
+        HttpResponse<String> response = exchange(request);
+        CONTRACT.checkResponse(request, response);
+        return response;
+    }
+
+    private HttpResponse<String> exchange(HttpRequest request) {
         try {
             return http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (IOException | InterruptedException e) {
@@ -109,9 +137,30 @@ class GatewayIT {
         }
     }
 
-    private HttpResponse<InputStream> postStreaming(String path, String body, String accept) throws Exception {
-        return http.send(HttpRequest.newBuilder(uri(path)).header("Accept", accept)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    /**
+     * POST whose reply the test reads as a stream: the request, status and headers are checked on
+     * arrival; the test reads {@code body()} and then calls {@code checkBody()}.
+     */
+    private OpenApiContract.Stream postStreaming(String path, String body, String accept) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(uri(path)).header("Accept", accept)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        return CONTRACT.checkStream(request, body, http.send(request, HttpResponse.BodyHandlers.ofInputStream()));
+    }
+
+    /** Writes a request by hand on {@code socket} and checks the response's status line and headers. */
+    private static OpenApiContract.Stream rawPost(Socket socket, String target, String body, String... headers)
+            throws IOException {
+        StringBuilder request = new StringBuilder("POST " + target + " HTTP/1.1\r\nHost: x\r\n");
+        Map<String, List<String>> sent = new LinkedHashMap<>();
+        for (int i = 0; i < headers.length; i += 2) {
+            request.append(headers[i]).append(": ").append(headers[i + 1]).append("\r\n");
+            sent.put(headers[i], List.of(headers[i + 1]));
+        }
+        request.append("Content-Length: ").append(body.getBytes(UTF_8).length).append("\r\n\r\n").append(body);
+        OutputStream out = socket.getOutputStream();
+        out.write(request.toString().getBytes(UTF_8));
+        out.flush();
+        return CONTRACT.checkRawResponse("POST", target, sent, body, socket.getInputStream());
     }
 
     private static JsonNode json(String body) {
@@ -193,10 +242,10 @@ class GatewayIT {
         start();
         Gate gate = new Gate();
         worker("gated", gate);
-        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "text/event-stream");
-        assertEquals(200, response.statusCode());
-        assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
-        assertEquals("no-cache", response.headers().firstValue("Cache-Control").orElse(""));
+        OpenApiContract.Stream response = postStreaming("/services/gated", "go", "text/event-stream");
+        assertEquals(200, response.status());
+        assertTrue(response.header("Content-Type").startsWith("text/event-stream"));
+        assertEquals("no-cache", response.header("Cache-Control"));
         BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
         assertEquals("event: partial", lines.readLine());
         assertEquals("id: 1", lines.readLine());
@@ -211,6 +260,7 @@ class GatewayIT {
         assertEquals("last", json(lines.readLine().substring(6)).get("frames").get(0).get("text").asText());
         assertEquals("", lines.readLine());
         assertEquals(null, lines.readLine(), "the stream ends after the FINAL");
+        response.checkBody();
     }
 
     @Test
@@ -218,8 +268,8 @@ class GatewayIT {
         start();
         Gate gate = new Gate();
         worker("gated", gate);
-        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "application/x-ndjson");
-        assertEquals("application/x-ndjson", response.headers().firstValue("Content-Type").orElse(""));
+        OpenApiContract.Stream response = postStreaming("/services/gated", "go", "application/x-ndjson");
+        assertEquals("application/x-ndjson", response.header("Content-Type"));
         BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
         JsonNode first = json(lines.readLine());
         assertEquals("partial", first.get("type").asText());
@@ -229,6 +279,7 @@ class GatewayIT {
         assertEquals("final", last.get("type").asText());
         assertEquals(2, last.get("seq").asInt());
         assertEquals(null, lines.readLine());
+        response.checkBody();
     }
 
     @Test
@@ -236,12 +287,13 @@ class GatewayIT {
         start();
         Gate gate = new Gate();
         worker("gated", gate);
-        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "*/*");
+        OpenApiContract.Stream response = postStreaming("/services/gated", "go", "*/*");
         InputStream in = response.body();
         assertArrayEquals("first".getBytes(UTF_8), in.readNBytes(5));
         gate.release.countDown();
         assertArrayEquals("last".getBytes(UTF_8), in.readAllBytes());
-        assertEquals("chunked", response.headers().firstValue("Transfer-Encoding").orElse(""));
+        assertEquals("chunked", response.header("Transfer-Encoding"));
+        response.checkBody();
     }
 
     // ---- deadlines -----------------------------------------------------------------------------
@@ -273,9 +325,10 @@ class GatewayIT {
         start();
         Gate gate = new Gate();
         worker("gated", gate);
-        HttpResponse<InputStream> sse = postStreaming("/services/gated?timeout=500", "go", "text/event-stream");
-        assertEquals(200, sse.statusCode());
+        OpenApiContract.Stream sse = postStreaming("/services/gated?timeout=500", "go", "text/event-stream");
+        assertEquals(200, sse.status());
         String text = new String(sse.body().readAllBytes(), UTF_8);
+        sse.checkBody();
         assertTrue(text.contains("event: partial"), text);
         assertTrue(text.contains("event: error\ndata: {\"type\":\"error\",\"problem\":{"), text);
         assertTrue(text.contains("\"status\":504"), text);
@@ -283,8 +336,9 @@ class GatewayIT {
 
         Gate gate2 = new Gate();
         worker("gated2", gate2);
-        HttpResponse<InputStream> ndjson = postStreaming("/services/gated2?timeout=500", "go", "application/x-ndjson");
+        OpenApiContract.Stream ndjson = postStreaming("/services/gated2?timeout=500", "go", "application/x-ndjson");
         String[] lines = new String(ndjson.body().readAllBytes(), UTF_8).split("\n");
+        ndjson.checkBody();
         assertEquals(2, lines.length);
         assertEquals("error", json(lines[1]).get("type").asText());
         assertEquals(504, json(lines[1]).get("problem").get("status").asInt());
@@ -296,11 +350,12 @@ class GatewayIT {
         start();
         Gate gate = new Gate();
         worker("gated", gate);
-        HttpResponse<InputStream> raw = postStreaming("/services/gated?timeout=500", "go", "application/octet-stream");
-        assertEquals(200, raw.statusCode());
+        OpenApiContract.Stream raw = postStreaming("/services/gated?timeout=500", "go", "application/octet-stream");
+        assertEquals(200, raw.status());
         InputStream in = raw.body();
         assertArrayEquals("first".getBytes(UTF_8), in.readNBytes(5));
         assertThrows(IOException.class, in::readAllBytes, "an incomplete chunked transfer, not a clean end");
+        raw.checkBody();
         gate.release.countDown();
     }
 
@@ -309,21 +364,21 @@ class GatewayIT {
     @Test
     void badInput_gets4xxProblems() throws Exception {
         start(config().withMaxBodyBytes(1000));
-        assertProblem(post("/services/echo?timeout=soon", "x"), 400, "bad-timeout");
-        assertProblem(post("/services/echo?timeout=-5", "x"), 400, "bad-timeout");
-        assertProblem(post("/services/echo", "x", "Request-Timeout", "0"), 400, "bad-timeout");
-        assertProblem(post("/services/ec%0Aho", "x"), 400, "bad-service-name");
-        assertProblem(post("/services/" + "s".repeat(256), "x"), 400, "bad-service-name");
-        assertProblem(post("/services/echo", "{\"frames\":[{\"text\":1}]}", "Content-Type",
+        assertProblem(postBad("/services/echo?timeout=soon", "x"), 400, "bad-timeout");
+        assertProblem(postBad("/services/echo?timeout=-5", "x"), 400, "bad-timeout");
+        assertProblem(postBad("/services/echo", "x", "Request-Timeout", "0"), 400, "bad-timeout");
+        assertProblem(postBad("/services/ec%0Aho", "x"), 400, "bad-service-name");
+        assertProblem(postBad("/services/" + "s".repeat(256), "x"), 400, "bad-service-name");
+        assertProblem(postBad("/services/echo", "{\"frames\":[{\"text\":1}]}", "Content-Type",
                 "application/vnd.mdp.frames+json"), 400, "bad-frames");
-        assertProblem(post("/services/echo", "not json", "Content-Type", "application/vnd.mdp.frames+json"),
+        assertProblem(postBad("/services/echo", "not json", "Content-Type", "application/vnd.mdp.frames+json"),
                 400, "bad-frames");
-        assertProblem(post("/services/echo", "{\"frames\":[{\"base64\":\"!!\"}]}", "Content-Type",
+        assertProblem(postBad("/services/echo", "{\"frames\":[{\"base64\":\"!!\"}]}", "Content-Type",
                 "application/vnd.mdp.frames+json"), 400, "bad-frames");
         assertProblem(post("/services/echo", "x".repeat(1001)), 413, "body-too-large");
         assertProblem(get("/no/such/route"), 404, "not-found");
         HttpResponse<String> wrongMethod = send(HttpRequest.newBuilder(uri("/services/echo"))
-                .method("PUT", HttpRequest.BodyPublishers.noBody()).build());
+                .method("PUT", HttpRequest.BodyPublishers.noBody()).build(), null);
         assertProblem(wrongMethod, 405, "method-not-allowed");
         assertEquals("GET, HEAD, POST", wrongMethod.headers().firstValue("Allow").orElse(""));
         assertProblem(post("/services/", "x"), 400, "bad-service-name");
@@ -342,11 +397,11 @@ class GatewayIT {
         assertEquals(200, get("/services/mmi.service").statusCode());
         assertProblem(get("/services/mmi.nothing"), 501, "mmi-not-implemented");
         HttpResponse<String> head = send(HttpRequest.newBuilder(uri("/services/echo"))
-                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), null);
         assertEquals(200, head.statusCode());
         assertEquals("", head.body());
         assertEquals(404, send(HttpRequest.newBuilder(uri("/services/none"))
-                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build()).statusCode());
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), null).statusCode());
     }
 
     @Test
@@ -377,7 +432,7 @@ class GatewayIT {
                 .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
                 .header("Origin", "https://app.example.com")
                 .header("Access-Control-Request-Method", "POST")
-                .header("Access-Control-Request-Headers", "content-type,request-timeout").build());
+                .header("Access-Control-Request-Headers", "content-type,request-timeout").build(), null);
         assertEquals(200, preflight.statusCode());
         assertEquals("https://app.example.com",
                 preflight.headers().firstValue("Access-Control-Allow-Origin").orElse(""));
@@ -402,12 +457,9 @@ class GatewayIT {
             return Body.ofStrings("too late");
         });
         try (Socket socket = new Socket("127.0.0.1", gateway.httpPort())) {
-            OutputStream out = socket.getOutputStream();
-            out.write(("POST /services/hold HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
-                    + "Content-Length: 1\r\n\r\nx").getBytes(UTF_8));
-            out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), UTF_8));
-            assertEquals("HTTP/1.1 200 OK", in.readLine(), "the first ping commits the stream");
+            OpenApiContract.Stream response = rawPost(socket, "/services/hold", "x", "Accept", "text/event-stream");
+            assertEquals("HTTP/1.1 200 OK", response.statusLine(), "the first ping commits the stream");
+            assertTrue(response.header("Content-Type").startsWith("text/event-stream"));
         }
         long end = System.nanoTime() + WAIT.toNanos();
         while (!get("/metrics").body().contains("mdpgw_clients_gone_total{service=\"hold\"} 1")
@@ -432,20 +484,21 @@ class GatewayIT {
             return Body.ofStrings("end");
         });
         try (Socket socket = new Socket("127.0.0.1", gateway.httpPort())) {
-            OutputStream out = socket.getOutputStream();
-            out.write(("POST /services/flood HTTP/1.1\r\nHost: x\r\nAccept: application/x-ndjson\r\n"
-                    + "Connection: close\r\nContent-Length: 1\r\n\r\nx").getBytes(UTF_8));
-            out.flush();
+            socket.setSoTimeout(10_000);
+            OpenApiContract.Stream response = rawPost(socket, "/services/flood", "x", "Accept", "application/x-ndjson",
+                    "Connection", "close");
+            assertEquals(200, response.status());
             long end = System.nanoTime() + WAIT.toNanos();
             while (sent.get() < 2000 && System.nanoTime() < end) {
                 Thread.sleep(20);
             }
             // Now read everything: it must end with an error line, not all 2000 parts.
             socket.setSoTimeout(10_000);
-            String all = new String(socket.getInputStream().readAllBytes(), UTF_8);
+            String all = new String(response.body().readAllBytes(), UTF_8);
             assertTrue(all.contains("\"type\":\"error\""), "no error line at the end");
             assertTrue(all.contains("slow-reader"), all.substring(Math.max(0, all.length() - 500)));
             assertFalse(all.contains("\"type\":\"final\""));
+            response.checkBody();
         }
     }
 
@@ -454,7 +507,7 @@ class GatewayIT {
         start(config().withDrainGrace(Duration.ofSeconds(5)));
         Gate gate = new Gate();
         worker("gated", gate);
-        HttpResponse<InputStream> response = postStreaming("/services/gated", "go", "application/x-ndjson");
+        OpenApiContract.Stream response = postStreaming("/services/gated", "go", "application/x-ndjson");
         BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
         assertEquals("partial", json(lines.readLine()).get("type").asText());
         Thread closer = new Thread(gateway::close);
@@ -467,6 +520,7 @@ class GatewayIT {
         assertProblem(post("/services/gated", "x"), 503, "shutting-down");
         gate.release.countDown();
         assertEquals("final", json(lines.readLine()).get("type").asText());
+        response.checkBody();
         closer.join(10_000);
         assertFalse(closer.isAlive());
     }
@@ -485,10 +539,12 @@ class GatewayIT {
         int requests = 200;
         int threadsBefore = Thread.activeCount();
         List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
+        List<HttpRequest> sent = new ArrayList<>();
         HttpClient many = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         for (int i = 0; i < requests; i++) {
-            pending.add(many.sendAsync(HttpRequest.newBuilder(uri("/services/wait?timeout=20000"))
-                    .POST(HttpRequest.BodyPublishers.ofString("r" + i)).build(), HttpResponse.BodyHandlers.ofString()));
+            sent.add(HttpRequest.newBuilder(uri("/services/wait?timeout=20000"))
+                    .POST(HttpRequest.BodyPublishers.ofString("r" + i)).build());
+            pending.add(many.sendAsync(sent.get(i), HttpResponse.BodyHandlers.ofString()));
         }
         long end = System.nanoTime() + WAIT.toNanos();
         while (System.nanoTime() < end && !get("/metrics").body().contains("mdpgw_inflight " + requests)) {
@@ -500,6 +556,7 @@ class GatewayIT {
         release.countDown();
         for (int i = 0; i < requests; i++) {
             HttpResponse<String> r = pending.get(i).get(30, TimeUnit.SECONDS);
+            CONTRACT.check(sent.get(i), "r" + i, r);
             assertEquals(200, r.statusCode());
             assertEquals("r" + i, r.body());
         }

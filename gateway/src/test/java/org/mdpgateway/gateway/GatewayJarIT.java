@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -34,6 +33,8 @@ class GatewayJarIT {
     private static final Path JAR = Path.of("target/mdp-gateway.jar");
     private static final Pattern LISTENING =
             Pattern.compile("gateway listening on http://[^:]+:(\\d+) \\(broker at (tcp://[^,)]+)");
+
+    private static final OpenApiContract CONTRACT = OpenApiContract.get();
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private final List<String> output = new ArrayList<>();
@@ -152,9 +153,10 @@ class GatewayJarIT {
         }
 
         // SIGTERM while a stream is open: it finishes within the drain grace, then the process exits.
-        HttpResponse<InputStream> stream = http.send(HttpRequest.newBuilder(URI.create(base + "/services/count"))
-                .header("Accept", "application/x-ndjson").POST(HttpRequest.BodyPublishers.ofString("5")).build(),
-                HttpResponse.BodyHandlers.ofInputStream());
+        HttpRequest streamRequest = HttpRequest.newBuilder(URI.create(base + "/services/count"))
+                .header("Accept", "application/x-ndjson").POST(HttpRequest.BodyPublishers.ofString("5")).build();
+        OpenApiContract.Stream stream = CONTRACT.checkStream(streamRequest, "5",
+                http.send(streamRequest, HttpResponse.BodyHandlers.ofInputStream()));
         BufferedReader ndjson = new BufferedReader(new InputStreamReader(stream.body(), UTF_8));
         assertTrue(ndjson.readLine().contains("\"partial\""));
         process.toHandle().destroy(); // SIGTERM, without closing our end of its output as Process.destroy does
@@ -165,6 +167,7 @@ class GatewayJarIT {
         }
         assertNotNull(last);
         assertTrue(last.contains("\"type\":\"final\""), "the open stream finished: " + last);
+        stream.checkBody();
         assertTrue(process.waitFor(30, TimeUnit.SECONDS), "the gateway exits after draining");
         reader.join(10_000);
         String log;
@@ -178,8 +181,10 @@ class GatewayJarIT {
     private void awaitAvailable(String url) throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < end) {
-            if (http.send(HttpRequest.newBuilder(URI.create(url)).GET().build(),
-                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+            HttpRequest request = HttpRequest.newBuilder(URI.create(url)).GET().build();
+            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            CONTRACT.check(request, null, response);
+            if (response.statusCode() == 200) {
                 return;
             }
             Thread.sleep(50);
@@ -187,9 +192,13 @@ class GatewayJarIT {
         throw new AssertionError(url + " never became available");
     }
 
+    /** POST, the request and the response checked against the OpenAPI document. */
     private HttpResponse<String> post(String url, String body, String accept) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20)).header("Accept", accept)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20))
+                .header("Accept", accept).POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        CONTRACT.check(request, body, response);
+        return response;
     }
 
     private static List<byte[]> receive(ZMQ.Socket socket) {
