@@ -113,6 +113,16 @@ public final class Gateway implements AutoCloseable {
             }
         }
         api.openReplies().forEach(ReplyStream::shutdown);
+        // Let the writers send those error events before the server stops taking writes.
+        long ended = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+        while (!api.openReplies().isEmpty() && System.nanoTime() - ended < 0) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         try {
             app.stop();
         } catch (RuntimeException e) {

@@ -388,18 +388,29 @@ final class HttpApi {
 
     private void unexpected(Exception e, Context ctx) {
         Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-        if (cause instanceof ReplyStream.StreamAbortedException) {
-            return; // the raw stream is cut off on purpose
-        }
-        if (cause instanceof ProblemException p) {
-            problem(ctx, p.problem);
+        if (cause instanceof ReplyStream.StreamAbortedException || isEndedRequest(cause)) {
+            // A raw stream cut off on purpose, or a request whose connection is already gone: the
+            // server cannot tell its client anything more, and must not try.
             return;
         }
-        log.error("request {} failed unexpectedly", requestId(ctx), e);
-        if (!ctx.res().isCommitted()) {
-            problem(ctx, Problem.of(500, "internal", "Internal error", "the gateway failed; see its log for "
-                    + requestId(ctx), requestId(ctx), null));
+        try {
+            if (cause instanceof ProblemException p) {
+                problem(ctx, p.problem);
+                return;
+            }
+            log.error("request {} failed unexpectedly", requestId(ctx), cause);
+            if (!ctx.res().isCommitted()) {
+                problem(ctx, Problem.of(500, "internal", "Internal error", "the gateway failed; see its log for "
+                        + requestId(ctx), requestId(ctx), null));
+            }
+        } catch (IllegalStateException gone) {
+            log.debug("request ended before its error could be written: {}", gone.toString());
         }
+    }
+
+    /** Jetty recycles a request once its connection is aborted; touching it then throws this. */
+    private static boolean isEndedRequest(Throwable t) {
+        return t instanceof IllegalStateException && t.getMessage() != null && t.getMessage().contains("recycled");
     }
 
     /** Ends a handler with a problem response. */

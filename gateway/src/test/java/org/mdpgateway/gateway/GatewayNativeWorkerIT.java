@@ -136,8 +136,13 @@ class GatewayNativeWorkerIT {
         }
     }
 
+    private static final OpenApiContract CONTRACT = OpenApiContract.get();
+
     private HttpResponse<String> get(String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(uri(path)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpRequest request = HttpRequest.newBuilder(uri(path)).build();
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        CONTRACT.check(request, null, response);
+        return response;
     }
 
     private URI uri(String path) {
@@ -148,14 +153,17 @@ class GatewayNativeWorkerIT {
      * Sends a POST without waiting: its status line comes only with the first part, which this
      * thread's native worker has yet to send.
      */
-    private CompletableFuture<HttpResponse<InputStream>> post(String path, String body, String accept) {
-        return http.sendAsync(HttpRequest.newBuilder(uri(path)).header("Accept", accept)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    private Pending post(String path, String body, String accept) {
+        HttpRequest request = HttpRequest.newBuilder(uri(path)).header("Accept", accept)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        return new Pending(request, body, http.sendAsync(request, HttpResponse.BodyHandlers.ofInputStream()));
     }
 
-    private static HttpResponse<InputStream> arrived(CompletableFuture<HttpResponse<InputStream>> response)
-            throws Exception {
-        return response.get(10, TimeUnit.SECONDS);
+    /** A POST on its way; its head and body are checked against the OpenAPI document. */
+    private record Pending(HttpRequest request, String body, CompletableFuture<HttpResponse<InputStream>> future) {}
+
+    private static OpenApiContract.Stream arrived(Pending pending) throws Exception {
+        return CONTRACT.checkStream(pending.request(), pending.body(), pending.future().get(10, TimeUnit.SECONDS));
     }
 
     /** Reads one SSE event's JSON data, skipping ping comments. */
@@ -176,15 +184,17 @@ class GatewayNativeWorkerIT {
     void eachPartialOfANativeWorker_reachesEveryFormatBeforeTheNextIsSent() throws Exception {
         NativeWorker worker = new NativeWorker("native");
         for (String accept : List.of("text/event-stream", "application/x-ndjson", "application/octet-stream")) {
-            CompletableFuture<HttpResponse<InputStream>> response = post("/services/native", "go", accept);
+            Pending response = post("/services/native", "go", accept);
             List<byte[]> request = worker.takeRequest();
             assertArrayEquals("go".getBytes(UTF_8), request.get(0));
+            OpenApiContract.Stream stream = null;
             BufferedReader in = null;
             for (int i = 1; i <= 3; i++) {
                 // The worker sends part i only now: the client must see it before part i + 1 exists.
                 worker.partial("part " + i + "\n");
                 if (in == null) {
-                    in = new BufferedReader(new InputStreamReader(arrived(response).body(), UTF_8));
+                    stream = arrived(response);
+                    in = new BufferedReader(new InputStreamReader(stream.body(), UTF_8));
                 }
                 if (accept.equals("text/event-stream")) {
                     JsonNode event = nextEvent(in);
@@ -201,36 +211,41 @@ class GatewayNativeWorkerIT {
             worker.fin("end");
             String rest = in.lines().reduce("", String::concat);
             assertTrue(rest.contains("end"), accept + ": " + rest);
+            stream.checkBody();
         }
     }
 
     @Test
     void workerKilledMidStream_endsTheStreamWithAnInBandError() throws Exception {
         NativeWorker worker = new NativeWorker("fragile");
-        CompletableFuture<HttpResponse<InputStream>> response = post("/services/fragile", "go", "text/event-stream");
+        Pending response = post("/services/fragile", "go", "text/event-stream");
         worker.takeRequest();
         worker.partial("first");
-        BufferedReader in = new BufferedReader(new InputStreamReader(arrived(response).body(), UTF_8));
+        OpenApiContract.Stream stream = arrived(response);
+        BufferedReader in = new BufferedReader(new InputStreamReader(stream.body(), UTF_8));
         assertEquals("partial", nextEvent(in).get("type").asText());
         worker.socket.close(); // killed: no DISCONNECT, no more heartbeats
         JsonNode error = nextEvent(in);
         assertEquals("error", error.get("type").asText());
         assertEquals(502, error.get("problem").get("status").asInt());
         assertEquals("urn:mdp-gateway:problem:worker-lost", error.get("problem").get("type").asText());
+        stream.checkBody();
     }
 
     @Test
     void workerKilledBeforeItsFirstPartial_hasTheRequestResentToAnother() throws Exception {
         NativeWorker doomed = new NativeWorker("job");
-        CompletableFuture<HttpResponse<InputStream>> response = post("/services/job", "work", "application/x-ndjson");
+        Pending response = post("/services/job", "work", "application/x-ndjson");
         doomed.takeRequest();
         doomed.socket.close();
         NativeWorker rescuer = new NativeWorker("job");
         assertArrayEquals("work".getBytes(UTF_8), rescuer.takeRequest().get(0));
         rescuer.fin("rescued");
-        BufferedReader in = new BufferedReader(new InputStreamReader(arrived(response).body(), UTF_8));
+        OpenApiContract.Stream stream = arrived(response);
+        BufferedReader in = new BufferedReader(new InputStreamReader(stream.body(), UTF_8));
         JsonNode line = JSON.readTree(in.readLine());
-        assertEquals(200, arrived(response).statusCode());
+        assertEquals(200, stream.status());
+        stream.checkBody();
         assertEquals("final", line.get("type").asText());
         assertEquals("rescued", line.get("frames").get(0).get("text").asText());
     }
@@ -245,8 +260,10 @@ class GatewayNativeWorkerIT {
             out.flush();
             worker.takeRequest();
             worker.partial("one");
-            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), UTF_8));
-            assertEquals("HTTP/1.1 200 OK", in.readLine());
+            OpenApiContract.Stream stream = CONTRACT.checkRawResponse("POST", "/services/stream",
+                    java.util.Map.of("Accept", List.of("text/event-stream")), "go", socket.getInputStream());
+            assertEquals("HTTP/1.1 200 OK", stream.statusLine());
+            BufferedReader in = new BufferedReader(new InputStreamReader(stream.body(), UTF_8));
             String line;
             while ((line = in.readLine()) != null && !line.startsWith("data: ")) {
                 // headers and the event's first lines
@@ -269,20 +286,23 @@ class GatewayNativeWorkerIT {
         // The worker finishes anyway; its replies are dropped and it is free for the next request.
         worker.partial("two");
         worker.fin("late");
-        CompletableFuture<HttpResponse<InputStream>> next = post("/services/stream", "again", "application/json");
+        Pending next = post("/services/stream", "again", "application/json");
         assertArrayEquals("again".getBytes(UTF_8), worker.takeRequest().get(0));
         worker.fin("fresh");
-        JsonNode reply = JSON.readTree(arrived(next).body().readAllBytes());
+        OpenApiContract.Stream reply1 = arrived(next);
+        JsonNode reply = JSON.readTree(reply1.body().readAllBytes());
+        reply1.checkBody();
         assertEquals("fresh", reply.get("parts").get(0).get("frames").get(0).get("text").asText());
     }
 
     @Test
     void drainGraceOver_openStreamsEndWithAnErrorEvent() throws Exception {
         NativeWorker worker = new NativeWorker("endless");
-        CompletableFuture<HttpResponse<InputStream>> response = post("/services/endless", "go", "text/event-stream");
+        Pending response = post("/services/endless", "go", "text/event-stream");
         worker.takeRequest();
         worker.partial("still going");
-        BufferedReader in = new BufferedReader(new InputStreamReader(arrived(response).body(), UTF_8));
+        OpenApiContract.Stream stream = arrived(response);
+        BufferedReader in = new BufferedReader(new InputStreamReader(stream.body(), UTF_8));
         assertEquals("partial", nextEvent(in).get("type").asText());
         Thread closer = new Thread(gateway::close);
         closer.start();
@@ -290,6 +310,7 @@ class GatewayNativeWorkerIT {
         assertEquals("error", error.get("type").asText());
         assertEquals(503, error.get("problem").get("status").asInt());
         assertEquals("urn:mdp-gateway:problem:shutting-down", error.get("problem").get("type").asText());
+        stream.checkBody();
         closer.join(10_000);
     }
 }
