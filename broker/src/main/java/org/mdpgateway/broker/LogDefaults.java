@@ -11,7 +11,7 @@ public final class LogDefaults {
     public static void apply() {
         setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "info");
         setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");
-        setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX");
+        setIfAbsent("org.slf4j.simpleLogger.dateTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ");
         setIfAbsent("org.slf4j.simpleLogger.showShortLogName", "true");
         // The HTTP server's own start-up chatter; the gateway logs its one line per lifecycle event.
         setIfAbsent("org.slf4j.simpleLogger.log.org.eclipse.jetty", "warn");
