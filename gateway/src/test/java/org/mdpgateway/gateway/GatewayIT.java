@@ -536,7 +536,7 @@ class GatewayIT {
             }));
         }
         awaitService("wait");
-        int requests = 200;
+        int requests = 1000;
         int threadsBefore = Thread.activeCount();
         List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
         List<HttpRequest> sent = new ArrayList<>();
@@ -551,7 +551,7 @@ class GatewayIT {
             Thread.sleep(50);
         }
         assertTrue(get("/metrics").body().contains("mdpgw_inflight " + requests), "all requests waiting at once");
-        assertTrue(Thread.activeCount() - threadsBefore < requests / 2,
+        assertTrue(Thread.activeCount() - threadsBefore < requests / 3,
                 "waiting requests hold no thread each: " + (Thread.activeCount() - threadsBefore) + " new threads");
         release.countDown();
         for (int i = 0; i < requests; i++) {
