@@ -223,6 +223,41 @@ class BrowserIT {
         }
     }
 
+    @Test
+    @org.junit.jupiter.api.Disabled("Swagger UI renders the path-level $ref parameters of /services/{name} with no name and"
+            + " type 'any', so try-it-out cannot fill in the service name; the document or the UI setup needs fixing")
+    void swaggerTryItOut_callsTheRunningGateway() throws Exception {
+        awaitService("echo");
+        awaitInPage("document.querySelector('#operations-services-checkService')", "the GET /services/{name} block");
+        String status = page.evaluate("""
+                (async () => {
+                  const sleep = ms => new Promise(r => setTimeout(r, ms));
+                  const until = async (find, what) => {
+                    for (let i = 0; i < 150; i++) { const found = find(); if (found) return found; await sleep(100); }
+                    throw new Error('timed out waiting for ' + what + ' in '
+                        + (document.querySelector('#operations-services-checkService')?.innerHTML ?? '').slice(0, 3000));
+                  };
+                  const block = document.querySelector('#operations-services-checkService');
+                  if (!block.classList.contains('is-open')) {
+                    (block.querySelector('.opblock-summary-control') || block.querySelector('.opblock-summary')).click();
+                  }
+                  (await until(() => block.querySelector('.try-out__btn'), 'Try it out')).click();
+                  const input = await until(() => block.querySelector('tr[data-param-name="name"] input')
+                      || [...block.querySelectorAll('.parameters tr')]
+                          .find(row => (row.querySelector('.parameter__name')?.innerText ?? '').startsWith('name'))
+                          ?.querySelector('input'), 'the name field');
+                  Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(input, 'echo');
+                  input.dispatchEvent(new Event('input', {bubbles: true}));
+                  (await until(() => block.querySelector('.execute'), 'Execute')).click();
+                  const cell = await until(() => block.querySelector('.live-responses-table .response-col_status'),
+                      'the response');
+                  return cell.innerText.trim();
+                })()
+                """).asText();
+        assertEquals("200", status, "Swagger UI's try-it-out against this gateway");
+        assertTrue(requestedUrls().contains(origin + "/services/echo"), "the call went to this gateway");
+    }
+
     private void awaitInPage(String condition, String what) throws Exception {
         long end = System.nanoTime() + WAIT.toNanos();
         while (System.nanoTime() < end) {
