@@ -21,7 +21,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
-    private static final int WRITER_THREADS = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
+    /**
+     * Threads that write replies to HTTP clients. Servlet writes block while a client's socket
+     * buffer is full, so a few slow readers hold a writer each until they read or time out; the
+     * pool is sized so that they cannot starve everyone else's streams.
+     */
+    private static final int WRITER_THREADS = Math.max(16, Runtime.getRuntime().availableProcessors() * 8);
 
     private final GatewayConfig config;
     private final Broker broker;
