@@ -215,6 +215,16 @@ class BrokerIT {
                 });
             }
         }
+        // All workers registered first, so the counters below do not race a late connect.
+        assertTrue(waitUntil(() -> {
+            for (int s = 0; s < services; s++) {
+                ServiceStats stats = stats("svc" + s);
+                if (stats == null || stats.workers() < workersPerService) {
+                    return false;
+                }
+            }
+            return true;
+        }), "every worker registered");
         int clients = 6;
         int requestsPerClient = 60;
         List<CompletableFuture<Void>> runs = new ArrayList<>();
