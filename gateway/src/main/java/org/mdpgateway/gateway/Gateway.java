@@ -22,9 +22,8 @@ import org.slf4j.LoggerFactory;
 public final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
     /**
-     * Threads that write replies to HTTP clients. Servlet writes block while a client's socket
-     * buffer is full, so a few slow readers hold a writer each until they read or time out; the
-     * pool is sized so that they cannot starve everyone else's streams.
+     * Threads that turn reply parts into bytes and hand them to the server. Writes never block (see
+     * {@link ReplyStream}), so a slow client holds no thread and a small pool serves every stream.
      */
     private static final int WRITER_THREADS = Math.max(16, Runtime.getRuntime().availableProcessors() * 8);
 

@@ -9,7 +9,6 @@ import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.javalin.plugin.bundled.CorsPlugin;
-import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Locale;
@@ -348,19 +347,6 @@ final class HttpApi {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    /** Writes a problem straight to the servlet response, for writer threads. */
-    static void writeProblem(HttpServletResponse res, Problem problem, ObjectMapper mapper) throws IOException {
-        byte[] body = mapper.writeValueAsBytes(problem.toJson(mapper));
-        res.setStatus(problem.status());
-        res.setContentType(Problem.MEDIA_TYPE);
-        if (problem.extensions().containsKey("retryAfterSeconds")) {
-            res.setHeader("Retry-After", problem.extensions().get("retryAfterSeconds").toString());
-        }
-        res.setContentLength(body.length);
-        res.getOutputStream().write(body);
-        res.flushBuffer();
     }
 
     private void httpResponseException(HttpResponseException e, Context ctx) {

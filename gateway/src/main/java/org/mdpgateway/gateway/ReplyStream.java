@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.Context;
 import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.WriteListener;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -28,10 +29,12 @@ import org.slf4j.LoggerFactory;
  * One POST's reply on its way from the broker to the HTTP client.
  *
  * <p>The broker thread hands each PARTIAL, the FINAL or a failure to {@link ReplyHandler} methods,
- * which only queue it; a writer thread then writes and flushes, so the broker never waits for a
- * client. No thread waits for the worker: the servlet request is asynchronous until {@link #done}
- * completes. A reader that falls more than {@code maxBufferedParts} behind gets an error and its
- * request is cancelled, so a slow client cannot grow memory.
+ * which only queue it; a writer thread then renders it and hands the bytes to the response with
+ * non-blocking writes, so neither the broker nor a writer ever waits for a client: when the client
+ * cannot take more, the bytes wait and the response's write listener resumes the writer. No thread
+ * waits for the worker either: the servlet request is asynchronous until {@link #done} completes.
+ * A reader that falls more than {@code maxBufferedParts} behind gets an error and its request is
+ * cancelled, so a slow client cannot grow memory.
  *
  * <p>Until the first byte goes out every failure is a real status with a problem+json body; after
  * it, failures are in-band: an {@code error} event or line, or for raw bytes a cut-off stream.
@@ -41,6 +44,10 @@ final class ReplyStream implements ReplyHandler {
     private static final Object PING = new Object();
     private static final Object OVERFLOW = new Object();
     private static final Object SHUTDOWN = new Object();
+    /** The response can take more bytes. */
+    private static final Object WRITABLE = new Object();
+    /** In {@link #pending}: the bytes of one part end here. */
+    private static final Object PART_END = new Object();
     private static final byte[] PING_COMMENT = ": ping\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Context ctx;
@@ -65,6 +72,14 @@ final class ReplyStream implements ReplyHandler {
     // Writer thread only (one drain runs at a time).
     private boolean committed;
     private boolean finished;
+    /** Finished and waiting for {@link #pending} to drain before {@link #done} completes. */
+    private boolean closing;
+    /** The client is gone or the stream was cut off: nothing more is written. */
+    private boolean gone;
+    private boolean unflushed;
+    private ServletOutputStream out;
+    /** Bytes, frames and part ends waiting for the client to take them, in order. */
+    private final java.util.ArrayDeque<Object> pending = new java.util.ArrayDeque<>();
     private int seq;
     private List<Object[]> aggregated;
 
@@ -149,15 +164,22 @@ final class ReplyStream implements ReplyHandler {
         do {
             Object event;
             while ((event = events.poll()) != null) {
-                if (event instanceof Part) {
-                    bufferedParts.decrementAndGet();
+                if (gone) {
+                    continue;
                 }
-                if (!finished) {
-                    try {
+                try {
+                    if (event == WRITABLE) {
+                        pump();
+                    } else if (event instanceof ClientError error) {
+                        clientGone(error.cause());
+                    } else if (!finished) {
                         handle(event);
-                    } catch (IOException | RuntimeException e) {
-                        clientGone(e);
+                        pump();
+                    } else if (event instanceof Part) {
+                        bufferedParts.decrementAndGet(); // after the end: dropped
                     }
+                } catch (IOException | RuntimeException e) {
+                    clientGone(e);
                 }
             }
             drainScheduled.set(false);
@@ -194,23 +216,69 @@ final class ReplyStream implements ReplyHandler {
         commit();
         switch (format) {
             case RAW:
-                ServletOutputStream out = ctx.res().getOutputStream();
                 for (int i = 0; i < part.body.size(); i++) {
-                    part.body.writeFrameTo(i, out);
+                    pending.add(new FrameRef(part.body, i));
                 }
-                ctx.res().flushBuffer();
                 break;
             case NDJSON:
-                byte[] line = partJson(part.isFinal ? "final" : "partial", seq, part.body);
-                ctx.res().getOutputStream().write(line);
-                write(NEWLINE);
+                pending.add(partJson(part.isFinal ? "final" : "partial", seq, part.body));
+                pending.add(NEWLINE);
                 break;
             case SSE:
-                write(sseEvent(part.isFinal ? "final" : "partial", Integer.toString(seq),
+                pending.add(sseEvent(part.isFinal ? "final" : "partial", Integer.toString(seq),
                         partJson(part.isFinal ? "final" : "partial", seq, part.body)));
                 break;
             default:
                 throw new AssertionError(format);
+        }
+        pending.add(PART_END);
+    }
+
+    /**
+     * Hands waiting bytes to the response without ever blocking: writes while the container says
+     * the client can take more, and otherwise returns; the write listener wakes the writer again.
+     */
+    private void pump() throws IOException {
+        if (out == null) {
+            if (pending.isEmpty() && !closing) {
+                return;
+            }
+            out = ctx.res().getOutputStream();
+            out.setWriteListener(new WriteListener() {
+                @Override
+                public void onWritePossible() {
+                    offer(WRITABLE);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    offer(new ClientError(t));
+                }
+            });
+        }
+        while (out.isReady()) {
+            Object next = pending.poll();
+            if (next == null) {
+                if (unflushed) {
+                    unflushed = false;
+                    out.flush();
+                    continue;
+                }
+                if (closing) {
+                    closing = false;
+                    done.complete(null);
+                }
+                return;
+            }
+            if (next instanceof byte[] bytes) {
+                out.write(bytes);
+                unflushed = true;
+            } else if (next instanceof FrameRef frame) {
+                frame.body().writeFrameTo(frame.index(), out);
+                unflushed = true;
+            } else if (next == PART_END) {
+                bufferedParts.decrementAndGet();
+            }
         }
     }
 
@@ -218,6 +286,7 @@ final class ReplyStream implements ReplyHandler {
 
     private void aggregate(Part part) throws IOException {
         seq++;
+        bufferedParts.decrementAndGet(); // collected here, not waiting for the client
         if (aggregated == null) {
             aggregated = new ArrayList<>();
         }
@@ -248,8 +317,7 @@ final class ReplyStream implements ReplyHandler {
         res.setContentType(ReplyFormat.JSON.mediaType);
         res.setContentLength(buffer.size());
         committed = true;
-        buffer.writeTo(res.getOutputStream());
-        res.flushBuffer();
+        pending.add(buffer.toByteArray());
     }
 
     private byte[] partJson(String type, int n, Body body) throws IOException {
@@ -295,18 +363,25 @@ final class ReplyStream implements ReplyHandler {
         res.setHeader("X-Accel-Buffering", "no");
     }
 
-    private void write(byte[] bytes) throws IOException {
-        ctx.res().getOutputStream().write(bytes);
-        ctx.res().flushBuffer();
+    private void write(byte[] bytes) {
+        pending.add(bytes);
     }
 
     private void fail(Problem problem) throws IOException {
         if (!committed) {
             committed = true;
             metrics.outcome(service, problem.status(), System.nanoTime() - startNanos);
-            HttpApi.writeProblem(ctx.res(), problem, mapper);
+            HttpServletResponse res = ctx.res();
+            byte[] body = mapper.writeValueAsBytes(problem.toJson(mapper));
+            res.setStatus(problem.status());
+            res.setContentType(Problem.MEDIA_TYPE);
+            if (problem.extensions().containsKey("retryAfterSeconds")) {
+                res.setHeader("Retry-After", problem.extensions().get("retryAfterSeconds").toString());
+            }
+            res.setContentLength(body.length);
+            pending.add(body);
             finished = true;
-            done.complete(null);
+            closing = true;
             return;
         }
         metrics.outcome(service, problem.status(), System.nanoTime() - startNanos);
@@ -314,18 +389,20 @@ final class ReplyStream implements ReplyHandler {
         switch (format) {
             case SSE:
                 write(sseEvent("error", null, errorJson(problem)));
-                done.complete(null);
+                closing = true;
                 break;
             case NDJSON:
-                ctx.res().getOutputStream().write(errorJson(problem));
+                write(errorJson(problem));
                 write(NEWLINE);
-                done.complete(null);
+                closing = true;
                 break;
             default:
                 // Raw bytes have no way to say "error" in-band: cut the stream off, so the client sees
                 // an incomplete chunked transfer rather than a reply that looks whole.
                 log.debug("request {} to '{}' failed after its first byte: {}", requestId, service, problem.detail());
                 StreamAbortedException cause = new StreamAbortedException(problem.detail());
+                pending.clear();
+                gone = true;
                 ServletContextRequest.getServletContextRequest(ctx.req()).getServletChannel().abort(cause);
                 done.complete(null); // the connection is gone; there is nothing left to write
         }
@@ -345,12 +422,14 @@ final class ReplyStream implements ReplyHandler {
 
     private void finish() {
         finished = true;
+        closing = true; // done once everything pending has been written
         metrics.outcome(service, 200, System.nanoTime() - startNanos);
-        done.complete(null);
     }
 
-    private void clientGone(Exception e) {
+    private void clientGone(Throwable e) {
         finished = true;
+        gone = true;
+        pending.clear();
         cancelRequest();
         metrics.clientGone(service);
         log.debug("client of request {} to '{}' went away: {}", requestId, service, e.toString());
@@ -379,6 +458,11 @@ final class ReplyStream implements ReplyHandler {
     }
 
     private record Part(boolean isFinal, Body body) {}
+
+    /** One frame of a raw reply, written from the body itself without a copy. */
+    private record FrameRef(Body body, int index) {}
+
+    private record ClientError(Throwable cause) {}
 
     /** Ends a raw stream abruptly after a failure. */
     static final class StreamAbortedException extends RuntimeException {

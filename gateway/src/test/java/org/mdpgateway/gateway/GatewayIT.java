@@ -503,6 +503,51 @@ class GatewayIT {
     }
 
     @Test
+    void manySlowReaders_doNotStallOtherReplies() throws Exception {
+        start(config().withMaxBufferedParts(8));
+        int slowReaders = 24; // more than the gateway's writer threads
+        byte[] chunk = new byte[64 * 1024];
+        AtomicInteger floods = new AtomicInteger();
+        for (int w = 0; w < slowReaders; w++) {
+            closeables.add(MdpWorker.builder(gateway.localBrokerEndpoint(), "flood").start((request, partials) -> {
+                floods.incrementAndGet();
+                for (int i = 0; i < 200; i++) {
+                    partials.send(Body.of(chunk));
+                }
+                return Body.ofStrings("end");
+            }));
+        }
+        worker("echo", (request, partials) -> request);
+        awaitService("flood");
+        List<Socket> sockets = new ArrayList<>();
+        try {
+            for (int i = 0; i < slowReaders; i++) {
+                Socket socket = new Socket();
+                socket.setReceiveBufferSize(4096); // before connecting, so the window stays small
+                socket.connect(new java.net.InetSocketAddress("127.0.0.1", gateway.httpPort()));
+                sockets.add(socket);
+                socket.getOutputStream().write(("POST /services/flood HTTP/1.1\r\nHost: x\r\n"
+                        + "Accept: application/x-ndjson\r\nContent-Length: 1\r\n\r\nx").getBytes(UTF_8));
+                socket.getOutputStream().flush(); // and never read
+            }
+            long end = System.nanoTime() + WAIT.toNanos();
+            while (floods.get() < slowReaders && System.nanoTime() < end) {
+                Thread.sleep(20);
+            }
+            Thread.sleep(500); // let every flood fill its client's socket
+            long started = System.nanoTime();
+            HttpResponse<String> echo = post("/services/echo?timeout=5000", "still served");
+            assertEquals(200, echo.statusCode(), echo.body());
+            assertEquals("still served", echo.body());
+            assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(5));
+        } finally {
+            for (Socket socket : sockets) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
     void close_drains_requestsInFlightFinish_andReadinessTurns503() throws Exception {
         start(config().withDrainGrace(Duration.ofSeconds(5)));
         Gate gate = new Gate();
