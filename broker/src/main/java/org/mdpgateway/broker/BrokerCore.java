@@ -489,10 +489,6 @@ final class BrokerCore {
         return stats;
     }
 
-    int workerCount() {
-        return workers.size();
-    }
-
     /** Sends DISCONNECT to every worker and fails every in-process request. */
     void shutdown() {
         for (Worker worker : workers.values()) {

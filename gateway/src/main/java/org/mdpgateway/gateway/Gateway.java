@@ -107,26 +107,10 @@ public final class Gateway implements AutoCloseable {
         draining = true;
         log.info("gateway draining: {} requests in flight, up to {} ms to finish", api.openReplies().size(),
                 config.drainGrace().toMillis());
-        long deadline = System.nanoTime() + config.drainGrace().toNanos();
-        while (!api.openReplies().isEmpty() && System.nanoTime() - deadline < 0) {
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
+        awaitNoOpenReplies(config.drainGrace());
         api.openReplies().forEach(ReplyStream::shutdown);
         // Let the writers send those error events before the server stops taking writes.
-        long ended = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
-        while (!api.openReplies().isEmpty() && System.nanoTime() - ended < 0) {
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
+        awaitNoOpenReplies(Duration.ofSeconds(1));
         try {
             app.stop();
         } catch (RuntimeException e) {
@@ -150,7 +134,16 @@ public final class Gateway implements AutoCloseable {
         };
     }
 
-    static Duration millis(long ms) {
-        return Duration.ofMillis(ms);
+    /** Waits up to {@code limit} for every open reply to end. */
+    private void awaitNoOpenReplies(Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!api.openReplies().isEmpty() && System.nanoTime() - deadline < 0) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 }

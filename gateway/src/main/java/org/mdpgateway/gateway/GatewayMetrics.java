@@ -63,10 +63,6 @@ final class GatewayMetrics {
         }
     }
 
-    long inFlight() {
-        return inFlight.get();
-    }
-
     void partial(String service) {
         series(service).partials.increment();
     }

@@ -99,10 +99,6 @@ final class ReplyStream implements ReplyHandler {
         this.handle = handle;
     }
 
-    ReplyFormat format() {
-        return format;
-    }
-
     // ---- from the broker thread: queue and return ----------------------------------------------
 
     @Override
