@@ -201,8 +201,8 @@ public final class Broker implements AutoCloseable {
             ZMQ.Socket socket = router;
             RateLimitedWarning drops = new RateLimitedWarning(log,
                     "messages dropped because their peer did not read them fast enough (its queue was full)");
-            core = new BrokerCore(config, (to, command) -> {
-                if (!MdpSockets.send(socket, to, command)) {
+            core = new BrokerCore(config, (to, dialect, command) -> {
+                if (!MdpSockets.send(socket, to, dialect, command)) {
                     // A ROUTER never blocks for one slow peer; past its high-water mark it drops.
                     drops.record(ticker.nanoTime(), command.getClass().getSimpleName() + " for " + to);
                 }

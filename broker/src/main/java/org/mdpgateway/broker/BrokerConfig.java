@@ -19,6 +19,11 @@ import java.util.Objects;
  *     for many made-up service names cannot grow memory without bound
  * @param maxResends how many times one request is given to another worker after its worker died
  *     before it fails
+ * @param busyWorkerExpiry how long a busy worker of a dialect that does not heartbeat while busy
+ *     (MDP/0.1, majortomo) may stay silent before it is dead; null for the same as every worker
+ *     ({@link #workerExpiry()})
+ * @param maxCollectedReplyBytes how many body bytes the broker collects from PARTIALs and FINAL into
+ *     the one reply of an MDP/0.1 client; past it the request fails and the client gets nothing
  */
 public record BrokerConfig(
         List<String> bindEndpoints,
@@ -27,7 +32,9 @@ public record BrokerConfig(
         Duration requestExpiry,
         int maxQueuedPerService,
         int maxQueuedTotal,
-        int maxResends) {
+        int maxResends,
+        Duration busyWorkerExpiry,
+        long maxCollectedReplyBytes) {
 
     public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofMillis(2500);
     public static final int DEFAULT_HEARTBEAT_LIVENESS = 3;
@@ -35,6 +42,7 @@ public record BrokerConfig(
     public static final int DEFAULT_MAX_QUEUED_PER_SERVICE = 10_000;
     public static final int DEFAULT_MAX_QUEUED_TOTAL = 100_000;
     public static final int DEFAULT_MAX_RESENDS = 3;
+    public static final long DEFAULT_MAX_COLLECTED_REPLY_BYTES = 16L << 20;
 
     public BrokerConfig {
         bindEndpoints = List.copyOf(Objects.requireNonNull(bindEndpoints, "bindEndpoints"));
@@ -51,6 +59,13 @@ public record BrokerConfig(
             throw new IllegalArgumentException("max queued in total (" + maxQueuedTotal
                     + ") must be at least max queued per service (" + maxQueuedPerService + ")");
         }
+        if (busyWorkerExpiry != null) {
+            requirePositive(busyWorkerExpiry, "busy worker expiry");
+        }
+        if (maxCollectedReplyBytes < 1) {
+            throw new IllegalArgumentException("max collected reply bytes must be positive, got "
+                    + maxCollectedReplyBytes);
+        }
         if (maxResends < 0) {
             throw new IllegalArgumentException("max resends must not be negative, got " + maxResends);
         }
@@ -60,7 +75,7 @@ public record BrokerConfig(
     public static BrokerConfig defaults(String... endpoints) {
         return new BrokerConfig(List.of(endpoints), DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_LIVENESS,
                 DEFAULT_REQUEST_EXPIRY, DEFAULT_MAX_QUEUED_PER_SERVICE, DEFAULT_MAX_QUEUED_TOTAL,
-                DEFAULT_MAX_RESENDS);
+                DEFAULT_MAX_RESENDS, null, DEFAULT_MAX_COLLECTED_REPLY_BYTES);
     }
 
     /** How long a worker may stay silent before it is dead. */
@@ -68,29 +83,44 @@ public record BrokerConfig(
         return heartbeatInterval.multipliedBy(heartbeatLiveness);
     }
 
+    /** How long a busy worker that does not heartbeat while busy may stay silent. */
+    public Duration effectiveBusyWorkerExpiry() {
+        return busyWorkerExpiry != null ? busyWorkerExpiry : workerExpiry();
+    }
+
     public BrokerConfig withBindEndpoints(List<String> endpoints) {
         return new BrokerConfig(endpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends);
+                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
     }
 
     public BrokerConfig withHeartbeat(Duration interval, int liveness) {
         return new BrokerConfig(bindEndpoints, interval, liveness, requestExpiry, maxQueuedPerService,
-                maxQueuedTotal, maxResends);
+                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
     }
 
     public BrokerConfig withRequestExpiry(Duration expiry) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, expiry, maxQueuedPerService,
-                maxQueuedTotal, maxResends);
+                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
     }
 
     public BrokerConfig withMaxQueued(int perService, int total) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry, perService,
-                total, maxResends);
+                total, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
     }
 
     public BrokerConfig withMaxResends(int resends) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, resends);
+                maxQueuedPerService, maxQueuedTotal, resends, busyWorkerExpiry, maxCollectedReplyBytes);
+    }
+
+    public BrokerConfig withBusyWorkerExpiry(Duration expiry) {
+        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
+                maxQueuedPerService, maxQueuedTotal, maxResends, expiry, maxCollectedReplyBytes);
+    }
+
+    public BrokerConfig withMaxCollectedReplyBytes(long bytes) {
+        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
+                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, bytes);
     }
 
     private static void requirePositive(Duration d, String what) {

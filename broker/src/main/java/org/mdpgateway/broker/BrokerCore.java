@@ -3,16 +3,19 @@ package org.mdpgateway.broker;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import org.mdpgateway.broker.RequestFailure.Reason;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.ClientCommand;
+import org.mdpgateway.mdp.Dialect;
 import org.mdpgateway.mdp.MalformedMessageException;
 import org.mdpgateway.mdp.MdpCodec;
 import org.mdpgateway.mdp.MdpCommand;
@@ -25,7 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The broker's whole state and every rule of 18/MDP and 8/MMI, without sockets or threads: the loop
- * feeds it messages and clock ticks, and it answers through an {@link Outbox}.
+ * feeds it messages and clock ticks, and it answers through an {@link Outbox}. It speaks every
+ * {@link Dialect} on one socket: each peer's dialect is fixed by its first valid message, and any
+ * client reaches any worker.
  *
  * <p>This class is not thread safe: it belongs to the broker's event-loop thread.
  */
@@ -34,22 +39,34 @@ final class BrokerCore {
 
     /** Where the core's commands for peers go. */
     interface Outbox {
-        void send(RoutingId to, MdpCommand command);
+        void send(RoutingId to, Dialect dialect, MdpCommand command);
     }
 
     /** How many services without workers keep their counters; see {@link #dropIfUnused}. */
     static final int RETAINED_SERVICES = 10_000;
+    /**
+     * How many peers' dialects are remembered at most; past it, new clients are still served but
+     * their dialect is not held against them (workers are always remembered).
+     */
+    static final int REMEMBERED_PEERS = 100_000;
+    /** Where {@link Service#requestsByClient} counts requests submitted in this process. */
+    static final String IN_PROCESS = "in-process";
 
     private final BrokerConfig config;
     private final Outbox outbox;
     private final long heartbeatNanos;
     private final long workerExpiryNanos;
     private final long requestExpiryNanos;
+    private final long busyWorkerExpiryNanos;
+    /** How long a peer that is not a worker keeps its dialect after its last message. */
+    private final long peerMemoryNanos;
 
     /** Every service that has workers, waiting requests or requests in flight, by name. */
     private final Map<String, Service> services = new HashMap<>();
     /** Every registered worker, by its routing id. */
     private final Map<RoutingId, Worker> workers = new HashMap<>();
+    /** The dialect of every peer heard from lately, and its worker if it is one, by routing id. */
+    private final Map<RoutingId, Peer> peers = new HashMap<>();
     /** In-process requests that have a deadline, earliest first. */
     private final TreeSet<LocalRequest> deadlines =
             new TreeSet<>(Comparator.comparingLong((LocalRequest r) -> r.deadline).thenComparingLong(r -> r.id));
@@ -70,57 +87,75 @@ final class BrokerCore {
         this.heartbeatNanos = config.heartbeatInterval().toNanos();
         this.workerExpiryNanos = config.workerExpiry().toNanos();
         this.requestExpiryNanos = config.requestExpiry().toNanos();
+        this.busyWorkerExpiryNanos = config.effectiveBusyWorkerExpiry().toNanos();
+        this.peerMemoryNanos = Math.max(workerExpiryNanos, requestExpiryNanos);
         this.nextHeartbeatAt = now + heartbeatNanos;
     }
 
     // ---- messages from peers ---------------------------------------------------------------------
 
     /** Handles one message from the ROUTER socket; takes ownership of {@code frames}. */
-    void onMessage(RoutingId peer, List<byte[]> frames, long now) {
+    void onMessage(RoutingId id, List<byte[]> frames, long now) {
+        Dialect dialect;
         MdpCommand command;
         try {
-            command = MdpCodec.decode(frames);
+            dialect = MdpCodec.dialectOf(frames);
+            command = MdpCodec.decode(dialect, frames);
         } catch (MalformedMessageException e) {
-            onInvalid(peer, e.getMessage(), now);
+            onInvalid(id, e.getMessage(), now);
             return;
         }
+        Peer peer = peers.get(id);
+        if (peer == null) {
+            peer = new Peer(dialect);
+            if (peers.size() < REMEMBERED_PEERS || command instanceof WorkerCommand) {
+                peers.put(id, peer);
+            }
+        } else if (peer.dialect != dialect) {
+            // The dialect is fixed by the first valid message; 18/MDP: drop an invalid message and
+            // treat the peer as invalid.
+            onInvalid(id, "it spoke " + peer.dialect.label() + " and then sent a " + dialect.label() + " message", now);
+            return;
+        }
+        peer.lastSeenAt = now;
         if (command instanceof ClientCommand client) {
-            onClientCommand(peer, client, now);
+            onClientCommand(id, dialect, client, now);
         } else {
-            onWorkerCommand(peer, (WorkerCommand) command, now);
+            onWorkerCommand(id, peer, (WorkerCommand) command, now);
         }
     }
 
-    private void onInvalid(RoutingId peer, String problem, long now) {
-        log.debug("dropped an invalid message from {}: {}", peer, problem);
+    private void onInvalid(RoutingId id, String problem, long now) {
+        log.debug("dropped an invalid message from {}: {}", id, problem);
         invalidMessages.record(now, problem);
-        Worker worker = workers.get(peer);
-        if (worker != null) {
+        Peer peer = peers.get(id);
+        if (peer != null && peer.worker != null) {
             // 18/MDP: drop invalid messages and treat the peer as invalid.
-            removeWorker(worker, "it sent an invalid message: " + problem, true, now);
+            removeWorker(peer.worker, "it sent an invalid message: " + problem, true, now);
         }
     }
 
-    private void onClientCommand(RoutingId peer, ClientCommand command, long now) {
+    private void onClientCommand(RoutingId peer, Dialect dialect, ClientCommand command, long now) {
         if (!(command instanceof ClientCommand.Request request)) {
             log.debug("dropped a {} from client {}: clients only send REQUEST", command.type(), peer);
             return;
         }
         if (MdpProtocol.isMmiService(request.service())) {
-            outbox.send(peer, new ClientCommand.Final(request.service(), mmiReply(request.service(), request.body())));
+            outbox.send(peer, dialect,
+                    new ClientCommand.Final(request.service(), mmiReply(request.service(), request.body())));
             return;
         }
-        enqueue(new NetworkRequest(peer, request.service(), request.body(), now), now);
+        enqueue(new NetworkRequest(peer, dialect, request.service(), request.body(), now), dialect.label(), now);
     }
 
-    private void onWorkerCommand(RoutingId peer, WorkerCommand command, long now) {
-        Worker worker = workers.get(peer);
+    private void onWorkerCommand(RoutingId id, Peer peer, WorkerCommand command, long now) {
+        Worker worker = peer.worker;
         if (worker == null) {
-            onCommandFromStranger(peer, command, now);
+            onCommandFromStranger(id, peer.dialect, command, now);
             return;
         }
         // 18/MDP: any command except DISCONNECT acts as a heartbeat.
-        worker.expiresAt = now + workerExpiryNanos;
+        worker.expiresAt = now + livenessOf(worker);
         if (command instanceof WorkerCommand.Heartbeat) {
             return;
         }
@@ -140,14 +175,23 @@ final class BrokerCore {
         }
     }
 
-    private void onCommandFromStranger(RoutingId peer, WorkerCommand command, long now) {
+    private void onCommandFromStranger(RoutingId peer, Dialect dialect, WorkerCommand command, long now) {
         if (command instanceof WorkerCommand.Ready ready) {
-            register(peer, ready.service(), now);
+            register(peer, dialect, ready.service(), now);
         } else if (!(command instanceof WorkerCommand.Disconnect)) {
             // 18/MDP: a valid but unexpected command gets DISCONNECT, then nothing more.
             log.debug("{} from unregistered peer {}; sending DISCONNECT", command.type(), peer);
-            outbox.send(peer, WorkerCommand.Disconnect.INSTANCE);
+            outbox.send(peer, dialect, WorkerCommand.Disconnect.INSTANCE);
         }
+    }
+
+    /**
+     * How long {@code worker} may stay silent from now. Workers of dialects that heartbeat only while
+     * idle get the busy expiry while they hold a request.
+     */
+    private long livenessOf(Worker worker) {
+        return worker.request != null && !worker.dialect.heartbeatsWhileBusy() ? busyWorkerExpiryNanos
+                : workerExpiryNanos;
     }
 
     /** 18/MDP: a PARTIAL or FINAL with no request outstanding, or for another client, is unexpected. */
@@ -166,20 +210,26 @@ final class BrokerCore {
         removeWorker(worker, why, true, now);
     }
 
-    private void register(RoutingId peer, String serviceName, long now) {
+    private void register(RoutingId peer, Dialect dialect, String serviceName, long now) {
         if (MdpProtocol.isMmiService(serviceName)) {
             // 8/MMI: disconnect workers that try to register in the mmi. namespace.
             log.info("refused worker {} for '{}': the mmi. namespace belongs to the broker", peer, serviceName);
-            outbox.send(peer, WorkerCommand.Disconnect.INSTANCE);
+            outbox.send(peer, dialect, WorkerCommand.Disconnect.INSTANCE);
             return;
         }
         Service service = service(serviceName);
-        Worker worker = new Worker(peer, service, now + workerExpiryNanos);
+        Worker worker = new Worker(peer, dialect, service, now + workerExpiryNanos);
         workers.put(peer, worker);
+        Peer known = peers.get(peer);
+        if (known != null) {
+            known.worker = worker;
+        }
         service.workerCount++;
+        service.workersByDialect[dialect.ordinal()]++;
         service.hadWorkers = true;
         service.idle.add(worker);
-        log.info("worker {} registered for '{}' ({} now)", peer, serviceName, service.workerCount);
+        log.info("worker {} ({}) registered for '{}' ({} now)", peer, dialect.label(), serviceName,
+                service.workerCount);
         dispatch(service, now);
     }
 
@@ -196,7 +246,7 @@ final class BrokerCore {
         if (deadline != Long.MAX_VALUE) {
             deadlines.add(request);
         }
-        enqueue(request, now);
+        enqueue(request, IN_PROCESS, now);
         return request;
     }
 
@@ -219,8 +269,9 @@ final class BrokerCore {
         log.debug("request {} to '{}' cancelled", request.id, request.service);
     }
 
-    private void enqueue(Request request, long now) {
+    private void enqueue(Request request, String clientKind, long now) {
         Service service = service(request.service);
+        service.requestsByClient.merge(clientKind, 1L, Long::sum);
         if (service.queue.size() >= config.maxQueuedPerService() || queuedTotal >= config.maxQueuedTotal()) {
             service.refused++;
             refusals.record(now, "service '" + request.service + "' has " + service.queue.size() + " waiting");
@@ -253,6 +304,7 @@ final class BrokerCore {
             request.state = RequestState.ACTIVE;
             request.partialsForwarded = false;
             worker.request = request;
+            worker.expiresAt = Math.max(worker.expiresAt, now + livenessOf(worker));
             service.inFlight++;
             send(worker, new WorkerCommand.Request(request.clientAddress, request.body), now);
         }
@@ -263,6 +315,9 @@ final class BrokerCore {
         request.partialsForwarded = true;
         if (!request.isAbandoned()) {
             request.partial(body);
+            if (request.isAbandoned()) {
+                worker.service.failed++; // its collected reply grew past the limit
+            }
         }
     }
 
@@ -270,12 +325,17 @@ final class BrokerCore {
         Request request = worker.request;
         Service service = worker.service;
         worker.request = null;
+        worker.expiresAt = now + workerExpiryNanos;
         service.inFlight--;
         if (!request.isAbandoned()) {
-            service.served++;
             request.state = RequestState.DONE;
             deadlinesRemove(request);
             request.complete(body);
+            if (request.isAbandoned()) {
+                service.failed++; // the collected reply grew past the limit with this FINAL
+            } else {
+                service.served++;
+            }
         } else {
             request.state = RequestState.DONE;
         }
@@ -290,11 +350,16 @@ final class BrokerCore {
      */
     private void removeWorker(Worker worker, String why, boolean sendDisconnect, long now) {
         workers.remove(worker.id);
+        Peer peer = peers.get(worker.id);
+        if (peer != null) {
+            peer.worker = null;
+        }
         Service service = worker.service;
         service.workerCount--;
+        service.workersByDialect[worker.dialect.ordinal()]--;
         service.idle.remove(worker);
         if (sendDisconnect) {
-            outbox.send(worker.id, WorkerCommand.Disconnect.INSTANCE);
+            outbox.send(worker.id, worker.dialect, WorkerCommand.Disconnect.INSTANCE);
         }
         log.info("worker {} for '{}' removed: {} ({} left)", worker.id, service.name, why, service.workerCount);
         Request request = worker.request;
@@ -341,6 +406,7 @@ final class BrokerCore {
     void onTick(long now) {
         if (now - nextHeartbeatAt >= 0) {
             heartbeatAndExpireWorkers(now);
+            forgetQuietPeers(now);
             nextHeartbeatAt = now + heartbeatNanos;
         }
         expireDeadlines(now);
@@ -390,6 +456,11 @@ final class BrokerCore {
                 send(worker, WorkerCommand.Heartbeat.INSTANCE, now);
             }
         }
+    }
+
+    /** Forgets the dialect of peers that are not workers and have been quiet a while. */
+    private void forgetQuietPeers(long now) {
+        peers.values().removeIf(peer -> peer.worker == null && now - peer.lastSeenAt - peerMemoryNanos >= 0);
     }
 
     private void expireDeadlines(long now) {
@@ -457,24 +528,26 @@ final class BrokerCore {
     // ---- MMI -----------------------------------------------------------------------------------
 
     /**
-     * 8/MMI: {@code mmi.service} answers "200" when the service named in the request's first frame
-     * has a worker, else "404"; every other {@code mmi.} service answers "501". The reply repeats the
-     * request's frames with the code as the last frame.
+     * 8/MMI: {@code mmi.service} answers "200" when the service named in the request's last frame has
+     * a worker, else "404"; every other {@code mmi.} service answers "501". As the reference broker
+     * (the zguide's mdbroker) does, the reply is the request's frames with the last one replaced by
+     * the code: a one-frame request gets the code alone.
      */
     private Body mmiReply(String mmiService, Body request) {
         MmiStatus status;
+        int last = request.size() - 1;
         if (MdpProtocol.MMI_SERVICE.equals(mmiService)) {
-            Service service = services.get(request.string(0));
+            Service service = services.get(request.string(last));
             status = service != null && service.workerCount > 0 ? MmiStatus.FOUND : MmiStatus.NOT_FOUND;
         } else {
             status = MmiStatus.NOT_IMPLEMENTED;
         }
-        List<byte[]> frames = new ArrayList<>(request.size() + 1);
-        for (int i = 0; i < request.size(); i++) {
-            frames.add(request.frame(i));
+        List<Body> parts = new ArrayList<>(2);
+        if (last > 0) {
+            parts.add(Body.of(request.frames().subList(0, last)));
         }
-        frames.add(status.code().getBytes(StandardCharsets.US_ASCII));
-        return Body.of(frames);
+        parts.add(Body.ofStrings(status.code()));
+        return Body.concat(parts);
     }
 
     // ---- stats and shutdown --------------------------------------------------------------------
@@ -482,8 +555,21 @@ final class BrokerCore {
     List<ServiceStats> stats() {
         List<ServiceStats> stats = new ArrayList<>(services.size());
         for (Service s : services.values()) {
+            int[] idleByDialect = new int[Dialect.values().length];
+            for (Worker w : s.idle) {
+                idleByDialect[w.dialect.ordinal()]++;
+            }
+            Map<Dialect, ServiceStats.WorkerCounts> byDialect = new EnumMap<>(Dialect.class);
+            for (Dialect d : Dialect.values()) {
+                int registered = s.workersByDialect[d.ordinal()];
+                if (registered > 0) {
+                    byDialect.put(d, new ServiceStats.WorkerCounts(idleByDialect[d.ordinal()],
+                            registered - idleByDialect[d.ordinal()]));
+                }
+            }
             stats.add(new ServiceStats(s.name, s.idle.size(), s.workerCount - s.idle.size(), s.queue.size(),
-                    s.inFlight, s.served, s.failed, s.resent, s.expired, s.refused));
+                    s.inFlight, s.served, s.failed, s.resent, s.expired, s.refused, byDialect,
+                    new TreeMap<>(s.requestsByClient)));
         }
         stats.sort(Comparator.comparing(ServiceStats::service));
         return stats;
@@ -492,7 +578,7 @@ final class BrokerCore {
     /** Sends DISCONNECT to every worker and fails every in-process request. */
     void shutdown() {
         for (Worker worker : workers.values()) {
-            outbox.send(worker.id, WorkerCommand.Disconnect.INSTANCE);
+            outbox.send(worker.id, worker.dialect, WorkerCommand.Disconnect.INSTANCE);
             Request request = worker.request;
             if (request != null && !request.isAbandoned()) {
                 request.state = RequestState.DONE;
@@ -506,6 +592,7 @@ final class BrokerCore {
             }
         }
         workers.clear();
+        peers.clear();
         services.clear();
         deadlines.clear();
         queuedTotal = 0;
@@ -513,7 +600,7 @@ final class BrokerCore {
 
     private void send(Worker worker, WorkerCommand command, long now) {
         worker.lastSentAt = now;
-        outbox.send(worker.id, command);
+        outbox.send(worker.id, worker.dialect, command);
     }
 
     private Service service(String name) {
@@ -542,6 +629,10 @@ final class BrokerCore {
         /** Idle workers, least recently used first. */
         final LinkedHashSet<Worker> idle = new LinkedHashSet<>();
         int workerCount;
+        /** Registered workers by {@link Dialect#ordinal()}. */
+        final int[] workersByDialect = new int[Dialect.values().length];
+        /** Requests received, by the dialect label of their client or {@link #IN_PROCESS}. */
+        final Map<String, Long> requestsByClient = new HashMap<>(4);
         /** True once a worker has registered: the service then stays in the stats for good. */
         boolean hadWorkers;
         int inFlight;
@@ -562,16 +653,29 @@ final class BrokerCore {
 
     private static final class Worker {
         final RoutingId id;
+        final Dialect dialect;
         final Service service;
         long expiresAt;
         long lastSentAt;
         /** The request this worker holds, or null when idle. */
         Request request;
 
-        Worker(RoutingId id, Service service, long expiresAt) {
+        Worker(RoutingId id, Dialect dialect, Service service, long expiresAt) {
             this.id = id;
+            this.dialect = dialect;
             this.service = service;
             this.expiresAt = expiresAt;
+        }
+    }
+
+    /** A peer heard from: its dialect, fixed by its first valid message, and its worker if any. */
+    private static final class Peer {
+        final Dialect dialect;
+        long lastSeenAt;
+        Worker worker;
+
+        Peer(Dialect dialect) {
+            this.dialect = dialect;
         }
     }
 
@@ -605,25 +709,65 @@ final class BrokerCore {
         abstract void fail(Reason reason, String detail);
     }
 
-    /** A REQUEST from an MDP client on the ROUTER socket; replies go back to its routing id. */
+    /**
+     * A REQUEST from an MDP client on the ROUTER socket; replies go back to its routing id, in its
+     * dialect. An MDP/0.1 client takes one reply: its PARTIALs are collected, up to a byte limit.
+     */
     private final class NetworkRequest extends Request {
-        NetworkRequest(RoutingId client, String service, Body body, long now) {
+        final Dialect dialect;
+        /** The PARTIALs collected for a client without PARTIAL, or null. */
+        List<Body> collected;
+        long collectedBytes;
+        boolean abandoned;
+
+        NetworkRequest(RoutingId client, Dialect dialect, String service, Body body, long now) {
             super(service, body, now, client);
+            this.dialect = dialect;
         }
 
         @Override
         boolean isAbandoned() {
-            return false;
+            return abandoned;
         }
 
         @Override
         void partial(Body body) {
-            outbox.send(clientAddress, new ClientCommand.Partial(service, body));
+            if (dialect.hasPartials()) {
+                outbox.send(clientAddress, dialect, new ClientCommand.Partial(service, body));
+                return;
+            }
+            if (collected == null) {
+                collected = new ArrayList<>();
+            }
+            collected.add(body);
+            collectedBytes += body.byteCount();
+            if (collectedBytes > config.maxCollectedReplyBytes()) {
+                giveUpCollecting();
+            }
         }
 
         @Override
         void complete(Body body) {
-            outbox.send(clientAddress, new ClientCommand.Final(service, body));
+            if (collected == null) {
+                outbox.send(clientAddress, dialect, new ClientCommand.Final(service, body));
+                return;
+            }
+            collectedBytes += body.byteCount();
+            if (collectedBytes > config.maxCollectedReplyBytes()) {
+                giveUpCollecting();
+                return;
+            }
+            collected.add(body);
+            outbox.send(clientAddress, dialect, new ClientCommand.Final(service, Body.concat(collected)));
+            collected = null;
+        }
+
+        /** The reply grew too large to collect: the client gets nothing, as if the worker had died. */
+        private void giveUpCollecting() {
+            abandoned = true;
+            collected = null;
+            log.debug("request from {} to '{}' failed: its reply passed {} bytes, the most collected for an {} client",
+                    clientAddress, service, config.maxCollectedReplyBytes(), dialect.label());
         }
 
         @Override

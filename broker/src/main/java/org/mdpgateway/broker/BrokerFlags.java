@@ -26,6 +26,10 @@ public record BrokerFlags(BrokerConfig config, boolean help, List<String> rest) 
             + BrokerConfig.DEFAULT_MAX_QUEUED_TOTAL + ")\n"
             + "  --max-resends N               times a request goes to another worker after its worker died (default "
             + BrokerConfig.DEFAULT_MAX_RESENDS + ")\n"
+            + "  --busy-worker-expiry-ms N     silence allowed to a busy MDP/0.1 or majortomo worker, which does not\n"
+            + "                                heartbeat while busy (default: interval x liveness, as every worker)\n"
+            + "  --max-collected-reply-bytes N largest reply the broker collects for an MDP/0.1 client from PARTIALs\n"
+            + "                                and FINAL (default " + BrokerConfig.DEFAULT_MAX_COLLECTED_REPLY_BYTES + ")\n"
             + "  --help                        this text\n";
 
     /**
@@ -44,6 +48,8 @@ public record BrokerFlags(BrokerConfig config, boolean help, List<String> rest) 
         int maxQueued = base.maxQueuedPerService();
         Integer maxQueuedTotal = null;
         int maxResends = base.maxResends();
+        Duration busyExpiry = null;
+        long maxCollected = base.maxCollectedReplyBytes();
         boolean help = false;
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
@@ -66,12 +72,16 @@ public record BrokerFlags(BrokerConfig config, boolean help, List<String> rest) 
                 case "--max-queued-total" -> maxQueuedTotal =
                         (int) nonNegative(name, value != null ? value : next(args, ++i, name));
                 case "--max-resends" -> maxResends = (int) nonNegative(name, value != null ? value : next(args, ++i, name));
+                case "--busy-worker-expiry-ms" -> busyExpiry = Duration.ofMillis(
+                        positive(name, value != null ? value : next(args, ++i, name)));
+                case "--max-collected-reply-bytes" -> maxCollected =
+                        positive(name, value != null ? value : next(args, ++i, name));
                 default -> rest.add(arg);
             }
         }
         int total = maxQueuedTotal != null ? maxQueuedTotal : Math.max(maxQueued, base.maxQueuedTotal());
         BrokerConfig config = new BrokerConfig(binds.isEmpty() ? List.of(DEFAULT_BIND) : binds, interval, liveness,
-                expiry, maxQueued, total, maxResends);
+                expiry, maxQueued, total, maxResends, busyExpiry, maxCollected);
         return new BrokerFlags(config, help, List.copyOf(rest));
     }
 

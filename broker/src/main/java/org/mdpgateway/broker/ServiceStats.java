@@ -1,5 +1,8 @@
 package org.mdpgateway.broker;
 
+import java.util.Map;
+import org.mdpgateway.mdp.Dialect;
+
 /**
  * A snapshot of one service's counters, taken on the broker thread.
  *
@@ -12,6 +15,9 @@ package org.mdpgateway.broker;
  * @param resent requests given to another worker after theirs died
  * @param expired requests no worker took in time
  * @param refused requests refused because a queue was full
+ * @param workersByDialect the registered workers of each dialect that has any
+ * @param requestsByClient requests received, by the {@link Dialect#label()} of their client, or
+ *     {@code in-process} for those submitted in this process (the gateway's)
  */
 public record ServiceStats(
         String service,
@@ -23,7 +29,20 @@ public record ServiceStats(
         long failed,
         long resent,
         long expired,
-        long refused) {
+        long refused,
+        Map<Dialect, WorkerCounts> workersByDialect,
+        Map<String, Long> requestsByClient) {
+
+    /** The label of requests submitted in this process in {@link #requestsByClient()}. */
+    public static final String IN_PROCESS = BrokerCore.IN_PROCESS;
+
+    public ServiceStats {
+        workersByDialect = Map.copyOf(workersByDialect);
+        requestsByClient = Map.copyOf(requestsByClient);
+    }
+
+    /** Idle and busy workers of one dialect. */
+    public record WorkerCounts(int idle, int busy) {}
 
     public int workers() {
         return idleWorkers + busyWorkers;

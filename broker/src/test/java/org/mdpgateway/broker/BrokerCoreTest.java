@@ -9,11 +9,13 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.mdpgateway.broker.RequestFailure.Reason;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.ClientCommand;
+import org.mdpgateway.mdp.Dialect;
 import org.mdpgateway.mdp.MdpCodec;
 import org.mdpgateway.mdp.MdpCommand;
 import org.mdpgateway.mdp.RoutingId;
@@ -42,7 +44,11 @@ class BrokerCoreTest {
     private record Sent(RoutingId to, MdpCommand command) {}
 
     private BrokerCore newCore() {
-        return new BrokerCore(config, (to, command) -> sent.add(new Sent(to, command)), now);
+        return new BrokerCore(config, (to, dialect, command) -> {
+            // Every peer here speaks 18/MDP; BrokerDialectsTest covers the others.
+            assertEquals(Dialect.MDP_02, dialect, "dialect of " + command + " to " + to);
+            sent.add(new Sent(to, command));
+        }, now);
     }
 
     @AfterEach
@@ -511,27 +517,37 @@ class BrokerCoreTest {
     @Test
     void mmiService_answers200WhenAWorkerIsRegistered_else404() {
         request(C1, "mmi.service", "echo");
-        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("echo", "404")));
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("404")));
         ready(W1, "echo");
         request(C1, "mmi.service", "echo");
-        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("echo", "200")));
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("200")));
         request(C1, "echo", "x");
         expectWorkerRequest(W1, C1, "x");
         request(C1, "mmi.service", "echo");
-        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("echo", "200")));
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("200")));
     }
 
     @Test
     void mmiService_doesNotCountQueuedRequestsAsWorkers() {
         request(C1, "ghost", "x");
         request(C2, "mmi.service", "ghost");
-        expect(C2, new ClientCommand.Final("mmi.service", Body.ofStrings("ghost", "404")));
+        expect(C2, new ClientCommand.Final("mmi.service", Body.ofStrings("404")));
+    }
+
+    @Test
+    void mmiService_readsTheNameFromTheLastFrame_andReplacesItWithTheCode() {
+        // As the zguide's mdbroker: the reply is the request with its last frame replaced.
+        ready(W1, "echo");
+        request(C1, "mmi.service", "tag", "echo");
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("tag", "200")));
+        request(C1, "mmi.service", "echo", "nobody");
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("echo", "404")));
     }
 
     @Test
     void unimplementedMmiService_answers501() {
         request(C1, "mmi.bogus", "x");
-        expect(C1, new ClientCommand.Final("mmi.bogus", Body.ofStrings("x", "501")));
+        expect(C1, new ClientCommand.Final("mmi.bogus", Body.ofStrings("501")));
     }
 
     @Test
@@ -539,7 +555,7 @@ class BrokerCoreTest {
         ready(W1, "mmi.service");
         expectDisconnect(W1);
         request(C1, "mmi.service", "mmi.service");
-        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("mmi.service", "404")));
+        expect(C1, new ClientCommand.Final("mmi.service", Body.ofStrings("404")));
     }
 
     @Test
@@ -547,7 +563,7 @@ class BrokerCoreTest {
         Recorder recorder = new Recorder();
         ready(W1, "echo");
         core.submit("mmi.service", Body.ofStrings("echo"), Long.MAX_VALUE, recorder, now);
-        assertEquals(List.of("final:echo,200"), recorder.events);
+        assertEquals(List.of("final:200"), recorder.events);
     }
 
     // ---- in-process requests -------------------------------------------------------------------
@@ -660,10 +676,15 @@ class BrokerCoreTest {
         request(C1, "svc", "a");
         expectWorkerRequest(W1, C1, "a");
         ServiceStats s = stats("svc");
-        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 0, 0, 0, 0, 0), s);
+        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 0, 0, 0, 0, 0,
+                Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)), Map.of("mdp02", 1L)), s);
         receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
         expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
-        assertEquals(new ServiceStats("svc", 2, 0, 0, 0, 1, 0, 0, 0, 0), stats("svc"));
+        core.submit("svc", Body.ofStrings("b"), Long.MAX_VALUE, new Recorder(), now);
+        workerAddressOf(W2);
+        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 1, 0, 0, 0, 0,
+                Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)),
+                Map.of("mdp02", 1L, ServiceStats.IN_PROCESS, 1L)), stats("svc"));
     }
 
     @Test

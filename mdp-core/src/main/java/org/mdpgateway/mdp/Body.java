@@ -72,6 +72,24 @@ public final class Body {
         return frames.isEmpty() ? EMPTY : new Body(frames.toArray(NO_FRAMES));
     }
 
+    /**
+     * The frames of {@code parts}, in order, as one body. Bodies are immutable, so their frames are
+     * shared, not copied.
+     */
+    public static Body concat(List<Body> parts) {
+        int n = 0;
+        for (Body part : parts) {
+            n += part.frames.length;
+        }
+        byte[][] all = new byte[n][];
+        int i = 0;
+        for (Body part : parts) {
+            System.arraycopy(part.frames, 0, all, i, part.frames.length);
+            i += part.frames.length;
+        }
+        return n == 0 ? EMPTY : new Body(all);
+    }
+
     public int size() {
         return frames.length;
     }

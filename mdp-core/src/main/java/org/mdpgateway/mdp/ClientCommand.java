@@ -27,7 +27,7 @@ public sealed interface ClientCommand extends MdpCommand
     /** B: PARTIAL. One of zero or more partial replies from {@code service}. */
     record Partial(String service, Body body) implements ClientCommand {
         public Partial {
-            checkServiceAndBody(service, body);
+            checkServiceAndReply(service, body);
         }
 
         @Override
@@ -39,13 +39,22 @@ public sealed interface ClientCommand extends MdpCommand
     /** B: FINAL. The last reply from {@code service}; nothing follows it for this request. */
     record Final(String service, Body body) implements ClientCommand {
         public Final {
-            checkServiceAndBody(service, body);
+            checkServiceAndReply(service, body);
         }
 
         @Override
         public MdpProtocol.ClientCommandType type() {
             return MdpProtocol.ClientCommandType.FINAL;
         }
+    }
+
+    /**
+     * A reply may relay an empty body from a worker of a dialect that allows one; the 18/MDP encoding
+     * then carries one empty frame, as it needs at least one body frame.
+     */
+    private static void checkServiceAndReply(String service, Body body) {
+        MdpProtocol.requireValidServiceName(service);
+        Objects.requireNonNull(body, "body");
     }
 
     private static void checkServiceAndBody(String service, Body body) {

@@ -31,6 +31,32 @@ public final class MdpProtocol {
     static final byte[] CLIENT_HEADER_BYTES = CLIENT_HEADER.getBytes(StandardCharsets.US_ASCII);
     static final byte[] WORKER_HEADER_BYTES = WORKER_HEADER.getBytes(StandardCharsets.US_ASCII);
 
+    /** MDP/0.1 (7/MDP as the zguide implements it): the client header. */
+    public static final String CLIENT_HEADER_01 = "MDPC01";
+    /** MDP/0.1: the worker header. */
+    public static final String WORKER_HEADER_01 = "MDPW01";
+
+    static final byte[] CLIENT_HEADER_01_BYTES = CLIENT_HEADER_01.getBytes(StandardCharsets.US_ASCII);
+    static final byte[] WORKER_HEADER_01_BYTES = WORKER_HEADER_01.getBytes(StandardCharsets.US_ASCII);
+
+    /**
+     * The worker command bytes of MDP/0.1, which has no PARTIAL: READY 0x01, REQUEST 0x02, REPLY
+     * 0x03 (a FINAL), HEARTBEAT 0x04, DISCONNECT 0x05.
+     */
+    static final WorkerCommandType[] WORKER_COMMANDS_01 = {null, WorkerCommandType.READY,
+        WorkerCommandType.REQUEST, WorkerCommandType.FINAL, WorkerCommandType.HEARTBEAT,
+        WorkerCommandType.DISCONNECT};
+
+    /** The MDP/0.1 wire byte of a worker command, or -1 for PARTIAL, which MDP/0.1 lacks. */
+    static int wireByte01(WorkerCommandType type) {
+        for (int b = 1; b < WORKER_COMMANDS_01.length; b++) {
+            if (WORKER_COMMANDS_01[b] == type) {
+                return b;
+            }
+        }
+        return -1;
+    }
+
     /** The longest service name, in UTF-8 bytes: a 0MQ short string. */
     public static final int MAX_SERVICE_NAME_BYTES = 255;
 

@@ -41,8 +41,13 @@ public final class MdpSockets {
      * @return false when the socket could not take the message now (no peer, or its queue is full)
      */
     public static boolean send(ZMQ.Socket socket, MdpCommand command) {
+        return send(socket, Dialect.MDP_02, command);
+    }
+
+    /** As {@link #send(ZMQ.Socket, MdpCommand)}, written in {@code dialect}. */
+    public static boolean send(ZMQ.Socket socket, Dialect dialect, MdpCommand command) {
         boolean[] sent = {true};
-        MdpCodec.write(command, (frame, more) -> {
+        MdpCodec.write(dialect, command, (frame, more) -> {
             if (sent[0]) {
                 sent[0] = socket.send(frame, more ? ZMQ.SNDMORE | ZMQ.DONTWAIT : ZMQ.DONTWAIT);
             }
@@ -57,10 +62,15 @@ public final class MdpSockets {
      * @return false when the socket could not take the message now
      */
     public static boolean send(ZMQ.Socket router, RoutingId to, MdpCommand command) {
+        return send(router, to, Dialect.MDP_02, command);
+    }
+
+    /** As {@link #send(ZMQ.Socket, RoutingId, MdpCommand)}, written in the peer's {@code dialect}. */
+    public static boolean send(ZMQ.Socket router, RoutingId to, Dialect dialect, MdpCommand command) {
         if (!router.send(to.raw(), ZMQ.SNDMORE | ZMQ.DONTWAIT)) {
             return false;
         }
-        return send(router, command);
+        return send(router, dialect, command);
     }
 
     /**

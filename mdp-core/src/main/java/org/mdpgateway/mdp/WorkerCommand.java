@@ -42,7 +42,7 @@ public sealed interface WorkerCommand extends MdpCommand
     /** W: PARTIAL. A partial reply for {@code client}. */
     record Partial(RoutingId client, Body body) implements Addressed {
         public Partial {
-            checkClientAndBody(client, body);
+            checkClientAndReply(client, body);
         }
 
         @Override
@@ -54,7 +54,7 @@ public sealed interface WorkerCommand extends MdpCommand
     /** W: FINAL. The last reply for {@code client}. */
     record Final(RoutingId client, Body body) implements Addressed {
         public Final {
-            checkClientAndBody(client, body);
+            checkClientAndReply(client, body);
         }
 
         @Override
@@ -81,6 +81,15 @@ public sealed interface WorkerCommand extends MdpCommand
         public MdpProtocol.WorkerCommandType type() {
             return MdpProtocol.WorkerCommandType.DISCONNECT;
         }
+    }
+
+    /**
+     * MDP/0.1 and majortomo workers may reply with no body frame; the 18/MDP encoding then carries one
+     * empty frame, as it needs at least one.
+     */
+    private static void checkClientAndReply(RoutingId client, Body body) {
+        Objects.requireNonNull(client, "client");
+        Objects.requireNonNull(body, "body");
     }
 
     private static void checkClientAndBody(RoutingId client, Body body) {

@@ -183,7 +183,7 @@ class MdpCodecTest {
         assertThrows(IllegalArgumentException.class, () -> new ClientCommand.Request("", body()));
         assertThrows(IllegalArgumentException.class, () -> new ClientCommand.Request("echo", Body.empty()));
         assertThrows(IllegalArgumentException.class, () -> new WorkerCommand.Ready("a\u0007b"));
-        assertThrows(IllegalArgumentException.class, () -> new WorkerCommand.Final(CLIENT, Body.empty()));
+        assertThrows(IllegalArgumentException.class, () -> new WorkerCommand.Request(CLIENT, Body.empty()));
         assertThrows(IllegalArgumentException.class, () -> RoutingId.of(EMPTY));
     }
 
