@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.mdpgateway.broker.BrokerConfig;
 import org.mdpgateway.broker.BrokerFlags;
 
 /**
@@ -23,6 +24,14 @@ record GatewayFlags(GatewayConfig config, boolean help) {
             + "  --heartbeat-liveness N        intervals of silence before a worker is dead (default 3)\n"
             + "  --request-expiry-ms N         how long a request waits for a worker in the broker (default 30000)\n"
             + "  --max-queued N                waiting requests per service (default 10000)\n"
+            + "  --max-queued-total N          waiting requests across all services (default "
+            + BrokerConfig.DEFAULT_MAX_QUEUED_TOTAL + ")\n"
+            + "  --max-resends N               times a request goes to another worker after its worker died (default "
+            + BrokerConfig.DEFAULT_MAX_RESENDS + ")\n"
+            + "  --busy-worker-expiry-ms N     silence allowed to a busy MDP/0.1 or majortomo worker, which does not\n"
+            + "                                heartbeat while busy (default: interval x liveness, as every worker)\n"
+            + "  --max-collected-reply-bytes N largest reply collected from PARTIALs for an MDP/0.1 client (default "
+            + BrokerConfig.DEFAULT_MAX_COLLECTED_REPLY_BYTES + ")\n"
             + "  --request-timeout-ms N        deadline of a request that names none (default "
             + GatewayConfig.DEFAULT_REQUEST_TIMEOUT.toMillis() + ")\n"
             + "  --max-request-timeout-ms N    longest deadline a request may ask for (default "
@@ -39,6 +48,7 @@ record GatewayFlags(GatewayConfig config, boolean help) {
 
     private static final List<String> VALUE_FLAGS = List.of("--http-host", "--http-port", "--broker-bind",
             "--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms", "--max-queued",
+            "--max-queued-total", "--max-resends", "--busy-worker-expiry-ms", "--max-collected-reply-bytes",
             "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin",
             "--ping-interval-ms", "--drain-grace-ms");
     private static final List<String> REPEATABLE = List.of("--broker-bind", "--cors-origin");
@@ -96,7 +106,8 @@ record GatewayFlags(GatewayConfig config, boolean help) {
             brokerArgs.add(endpoint);
         }
         for (String flag : List.of("--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms",
-                "--max-queued")) {
+                "--max-queued", "--max-queued-total", "--max-resends", "--busy-worker-expiry-ms",
+                "--max-collected-reply-bytes")) {
             String v = last(values, flag);
             if (v != null) {
                 brokerArgs.add(flag);

@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.mdpgateway.broker.ServiceStats;
+import org.mdpgateway.mdp.Dialect;
 
 /**
  * The gateway's own counters, updated from HTTP and writer threads without locks, and rendered in
@@ -129,6 +130,24 @@ final class GatewayMetrics {
                     .append(s.idleWorkers()).append('\n');
             out.append("mdpgw_workers{service=\"").append(escape(s.service())).append("\",state=\"busy\"} ")
                     .append(s.busyWorkers()).append('\n');
+        }
+        header(out, "mdpgw_broker_workers", "gauge", "registered workers, by service, Majordomo dialect and state");
+        for (ServiceStats s : broker) {
+            for (Dialect d : Dialect.values()) {
+                ServiceStats.WorkerCounts counts = s.workersByDialect().get(d);
+                if (counts != null) {
+                    String labels = "service=\"" + escape(s.service()) + "\",dialect=\"" + d.label() + "\",state=\"";
+                    out.append("mdpgw_broker_workers{").append(labels).append("idle\"} ").append(counts.idle()).append('\n');
+                    out.append("mdpgw_broker_workers{").append(labels).append("busy\"} ").append(counts.busy()).append('\n');
+                }
+            }
+        }
+        header(out, "mdpgw_broker_requests_total", "counter",
+                "requests the broker received, by service and by the dialect of their client (in-process: this gateway)");
+        for (ServiceStats s : broker) {
+            new TreeMap<>(s.requestsByClient()).forEach((client, n) -> out.append("mdpgw_broker_requests_total{service=\"")
+                    .append(escape(s.service())).append("\",client=\"").append(client).append("\"} ").append(n)
+                    .append('\n'));
         }
         brokerGauge(out, broker, "mdpgw_queue_depth", "gauge", "requests waiting for a worker", ServiceStats::queued);
         brokerGauge(out, broker, "mdpgw_broker_inflight", "gauge", "requests held by workers", ServiceStats::inFlight);

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -22,6 +23,7 @@ import org.mdpgateway.broker.Broker;
 import org.mdpgateway.broker.ReplyHandler;
 import org.mdpgateway.broker.RequestFailure;
 import org.mdpgateway.broker.ServiceStats;
+import org.mdpgateway.mdp.Dialect;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.slf4j.Logger;
@@ -269,8 +271,10 @@ final class HttpApi {
                 problem(ctx, Problem.of(501, "mmi-not-implemented", "Not implemented",
                         "the broker does not implement '" + service + "'", requestId, service));
             } else {
+                // The broker answered the request itself, so it implements the service: that is what
+                // "available" means for an mmi. name, and its mmi code says the same.
                 json(ctx, 200, mapper.createObjectNode().put("service", service).put("available", true)
-                        .put("mmi", status));
+                        .put("mmi", MdpProtocol.MmiStatus.FOUND.code()));
             }
         } else if (MdpProtocol.MmiStatus.FOUND.code().equals(status)) {
             json(ctx, 200, mapper.createObjectNode().put("service", service).put("available", true).put("mmi", status));
@@ -290,7 +294,16 @@ final class HttpApi {
             for (ServiceStats s : stats) {
                 ObjectNode node = services.addObject();
                 node.put("name", s.service());
-                node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
+                ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
+                ObjectNode byDialect = workers.putObject("byDialect");
+                for (Dialect d : Dialect.values()) {
+                    ServiceStats.WorkerCounts counts = s.workersByDialect().get(d);
+                    if (counts != null) {
+                        byDialect.putObject(d.label()).put("idle", counts.idle()).put("busy", counts.busy());
+                    }
+                }
+                ObjectNode requests = node.putObject("requestsByClient");
+                new TreeMap<>(s.requestsByClient()).forEach(requests::put);
                 node.put("queued", s.queued());
                 node.put("inFlight", s.inFlight());
                 node.put("served", s.served());

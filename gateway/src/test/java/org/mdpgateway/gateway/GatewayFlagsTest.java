@@ -24,6 +24,8 @@ class GatewayFlagsTest {
         assertEquals(Duration.ofSeconds(30), c.requestTimeout());
         assertEquals(16L * 1024 * 1024, c.maxBodyBytes());
         assertFalse(c.demoWorkers());
+        assertEquals(c.broker().workerExpiry(), c.broker().effectiveBusyWorkerExpiry());
+        assertEquals(16L << 20, c.broker().maxCollectedReplyBytes());
     }
 
     @Test
@@ -32,8 +34,14 @@ class GatewayFlagsTest {
             "--broker-bind", "tcp://127.0.0.1:7000", "--broker-bind", "inproc://b", "--heartbeat-interval-ms", "100",
             "--heartbeat-liveness", "5", "--request-expiry-ms", "900", "--max-queued", "7", "--request-timeout-ms",
             "1000", "--max-request-timeout-ms", "2000", "--max-body-bytes", "10", "--cors-origin", "https://a",
-            "--cors-origin", "https://b", "--ping-interval-ms", "50", "--drain-grace-ms", "0", "--demo-workers"},
+            "--cors-origin", "https://b", "--ping-interval-ms", "50", "--drain-grace-ms", "0", "--demo-workers",
+            "--max-queued-total", "70", "--max-resends", "1", "--busy-worker-expiry-ms", "60000",
+            "--max-collected-reply-bytes", "4096"},
                 Map.of()).config();
+        assertEquals(70, c.broker().maxQueuedTotal());
+        assertEquals(1, c.broker().maxResends());
+        assertEquals(Duration.ofMinutes(1), c.broker().effectiveBusyWorkerExpiry());
+        assertEquals(4096, c.broker().maxCollectedReplyBytes());
         assertEquals("127.0.0.1", c.httpHost());
         assertEquals(0, c.httpPort());
         assertEquals(List.of("tcp://127.0.0.1:7000", "inproc://b"), c.broker().bindEndpoints());

@@ -394,7 +394,10 @@ class GatewayIT {
         HttpResponse<String> found = get("/services/echo");
         assertEquals(200, found.statusCode());
         assertEquals("{\"service\":\"echo\",\"available\":true,\"mmi\":\"200\"}", found.body());
-        assertEquals(200, get("/services/mmi.service").statusCode());
+        HttpResponse<String> mmi = get("/services/mmi.service");
+        assertEquals(200, mmi.statusCode());
+        assertEquals("{\"service\":\"mmi.service\",\"available\":true,\"mmi\":\"200\"}", mmi.body(),
+                "available and the MMI code say the same thing");
         assertProblem(get("/services/mmi.nothing"), 501, "mmi-not-implemented");
         HttpResponse<String> head = send(HttpRequest.newBuilder(uri("/services/echo"))
                 .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), null);
