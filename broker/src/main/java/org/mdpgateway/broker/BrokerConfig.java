@@ -22,8 +22,9 @@ import java.util.Objects;
  * @param busyWorkerExpiry how long a busy worker of a dialect that does not heartbeat while busy
  *     (MDP/0.1, majortomo) may stay silent before it is dead; null for the same as every worker
  *     ({@link #workerExpiry()})
- * @param maxCollectedReplyBytes how many body bytes the broker collects from PARTIALs and FINAL into
- *     the one reply of an MDP/0.1 client; past it the request fails and the client gets nothing
+ * @param maxCollectedReplyBytes how many body bytes the broker buffers when it collects a worker's
+ *     PARTIALs and FINAL into the one reply of an MDP/0.1 client; past it the request fails and the
+ *     client gets nothing. A FINAL with no PARTIALs before it is forwarded as it is, unbuffered.
  */
 public record BrokerConfig(
         List<String> bindEndpoints,
