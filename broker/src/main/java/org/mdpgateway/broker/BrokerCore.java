@@ -49,8 +49,10 @@ final class BrokerCore {
      * their dialect is not held against them (workers are always remembered).
      */
     static final int REMEMBERED_PEERS = 100_000;
-    /** Where {@link Service#requestsByClient} counts requests submitted in this process. */
+    /** The label of requests submitted in this process, next to the dialects' labels. */
     static final String IN_PROCESS = "in-process";
+    /** Where {@link Service#requestsByClient} counts requests submitted in this process. */
+    private static final int IN_PROCESS_SLOT = Dialect.values().length;
 
     private final BrokerConfig config;
     private final Outbox outbox;
@@ -145,13 +147,13 @@ final class BrokerCore {
                     new ClientCommand.Final(request.service(), mmiReply(request.service(), request.body())));
             return;
         }
-        enqueue(new NetworkRequest(peer, dialect, request.service(), request.body(), now), dialect.label(), now);
+        enqueue(new NetworkRequest(peer, dialect, request.service(), request.body(), now), dialect.ordinal(), now);
     }
 
     private void onWorkerCommand(RoutingId id, Peer peer, WorkerCommand command, long now) {
         Worker worker = peer.worker;
         if (worker == null) {
-            onCommandFromStranger(id, peer.dialect, command, now);
+            onCommandFromStranger(id, peer, command, now);
             return;
         }
         // 18/MDP: any command except DISCONNECT acts as a heartbeat.
@@ -175,13 +177,14 @@ final class BrokerCore {
         }
     }
 
-    private void onCommandFromStranger(RoutingId peer, Dialect dialect, WorkerCommand command, long now) {
+    private void onCommandFromStranger(RoutingId id, Peer peer, WorkerCommand command, long now) {
+        Dialect dialect = peer.dialect;
         if (command instanceof WorkerCommand.Ready ready) {
-            register(peer, dialect, ready.service(), now);
+            register(id, peer, ready.service(), now);
         } else if (!(command instanceof WorkerCommand.Disconnect)) {
             // 18/MDP: a valid but unexpected command gets DISCONNECT, then nothing more.
-            log.debug("{} from unregistered peer {}; sending DISCONNECT", command.type(), peer);
-            outbox.send(peer, dialect, WorkerCommand.Disconnect.INSTANCE);
+            log.debug("{} from unregistered peer {}; sending DISCONNECT", command.type(), id);
+            outbox.send(id, dialect, WorkerCommand.Disconnect.INSTANCE);
         }
     }
 
@@ -210,25 +213,23 @@ final class BrokerCore {
         removeWorker(worker, why, true, now);
     }
 
-    private void register(RoutingId peer, Dialect dialect, String serviceName, long now) {
+    private void register(RoutingId id, Peer peer, String serviceName, long now) {
+        Dialect dialect = peer.dialect;
         if (MdpProtocol.isMmiService(serviceName)) {
             // 8/MMI: disconnect workers that try to register in the mmi. namespace.
-            log.info("refused worker {} for '{}': the mmi. namespace belongs to the broker", peer, serviceName);
-            outbox.send(peer, dialect, WorkerCommand.Disconnect.INSTANCE);
+            log.info("refused worker {} for '{}': the mmi. namespace belongs to the broker", id, serviceName);
+            outbox.send(id, dialect, WorkerCommand.Disconnect.INSTANCE);
             return;
         }
         Service service = service(serviceName);
-        Worker worker = new Worker(peer, dialect, service, now + workerExpiryNanos);
-        workers.put(peer, worker);
-        Peer known = peers.get(peer);
-        if (known != null) {
-            known.worker = worker;
-        }
+        Worker worker = new Worker(id, dialect, service, now + workerExpiryNanos);
+        workers.put(id, worker);
+        peer.worker = worker;
         service.workerCount++;
         service.workersByDialect[dialect.ordinal()]++;
         service.hadWorkers = true;
         service.idle.add(worker);
-        log.info("worker {} ({}) registered for '{}' ({} now)", peer, dialect.label(), serviceName,
+        log.info("worker {} ({}) registered for '{}' ({} now)", id, dialect.label(), serviceName,
                 service.workerCount);
         dispatch(service, now);
     }
@@ -246,7 +247,7 @@ final class BrokerCore {
         if (deadline != Long.MAX_VALUE) {
             deadlines.add(request);
         }
-        enqueue(request, IN_PROCESS, now);
+        enqueue(request, IN_PROCESS_SLOT, now);
         return request;
     }
 
@@ -269,9 +270,10 @@ final class BrokerCore {
         log.debug("request {} to '{}' cancelled", request.id, request.service);
     }
 
-    private void enqueue(Request request, String clientKind, long now) {
+    /** Queues {@code request}, counted under {@code clientSlot}: its client's dialect, or in-process. */
+    private void enqueue(Request request, int clientSlot, long now) {
         Service service = service(request.service);
-        service.requestsByClient.merge(clientKind, 1L, Long::sum);
+        service.requestsByClient[clientSlot]++;
         if (service.queue.size() >= config.maxQueuedPerService() || queuedTotal >= config.maxQueuedTotal()) {
             service.refused++;
             refusals.record(now, "service '" + request.service + "' has " + service.queue.size() + " waiting");
@@ -569,10 +571,22 @@ final class BrokerCore {
             }
             stats.add(new ServiceStats(s.name, s.idle.size(), s.workerCount - s.idle.size(), s.queue.size(),
                     s.inFlight, s.served, s.failed, s.resent, s.expired, s.refused, byDialect,
-                    new TreeMap<>(s.requestsByClient)));
+                    requestsByClient(s)));
         }
         stats.sort(Comparator.comparing(ServiceStats::service));
         return stats;
+    }
+
+    /** A service's request counts by client label, leaving out those with none. */
+    private static Map<String, Long> requestsByClient(Service s) {
+        Map<String, Long> counts = new TreeMap<>();
+        for (int slot = 0; slot < s.requestsByClient.length; slot++) {
+            if (s.requestsByClient[slot] > 0) {
+                counts.put(slot == IN_PROCESS_SLOT ? IN_PROCESS : Dialect.values()[slot].label(),
+                        s.requestsByClient[slot]);
+            }
+        }
+        return counts;
     }
 
     /** Sends DISCONNECT to every worker and fails every in-process request. */
@@ -631,8 +645,8 @@ final class BrokerCore {
         int workerCount;
         /** Registered workers by {@link Dialect#ordinal()}. */
         final int[] workersByDialect = new int[Dialect.values().length];
-        /** Requests received, by the dialect label of their client or {@link #IN_PROCESS}. */
-        final Map<String, Long> requestsByClient = new HashMap<>(4);
+        /** Requests received, by {@link Dialect#ordinal()} of their client, then in-process. */
+        final long[] requestsByClient = new long[IN_PROCESS_SLOT + 1];
         /** True once a worker has registered: the service then stays in the stats for good. */
         boolean hadWorkers;
         int inFlight;
