@@ -10,7 +10,6 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.TreeSet;
 import org.mdpgateway.broker.RequestFailure.Reason;
 import org.mdpgateway.mdp.Body;
@@ -579,7 +578,7 @@ final class BrokerCore {
 
     /** A service's request counts by client label, leaving out those with none. */
     private static Map<String, Long> requestsByClient(Service s) {
-        Map<String, Long> counts = new TreeMap<>();
+        Map<String, Long> counts = new HashMap<>();
         for (int slot = 0; slot < s.requestsByClient.length; slot++) {
             if (s.requestsByClient[slot] > 0) {
                 counts.put(slot == IN_PROCESS_SLOT ? IN_PROCESS : Dialect.values()[slot].label(),

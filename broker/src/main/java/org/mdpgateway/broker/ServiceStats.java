@@ -1,6 +1,9 @@
 package org.mdpgateway.broker;
 
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.Map;
+import java.util.TreeMap;
 import org.mdpgateway.mdp.Dialect;
 
 /**
@@ -36,9 +39,11 @@ public record ServiceStats(
     /** The label of requests submitted in this process in {@link #requestsByClient()}. */
     public static final String IN_PROCESS = BrokerCore.IN_PROCESS;
 
+    /** Both maps iterate in a stable order: dialects in declaration order, clients by label. */
     public ServiceStats {
-        workersByDialect = Map.copyOf(workersByDialect);
-        requestsByClient = Map.copyOf(requestsByClient);
+        workersByDialect = workersByDialect.isEmpty() ? Map.of()
+                : Collections.unmodifiableMap(new EnumMap<>(workersByDialect));
+        requestsByClient = Collections.unmodifiableMap(new TreeMap<>(requestsByClient));
     }
 
     /** Idle and busy workers of one dialect. */

@@ -7,7 +7,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.mdpgateway.broker.ServiceStats;
-import org.mdpgateway.mdp.Dialect;
 
 /**
  * The gateway's own counters, updated from HTTP and writer threads without locks, and rendered in
@@ -133,19 +132,16 @@ final class GatewayMetrics {
         }
         header(out, "mdpgw_broker_workers", "gauge", "registered workers, by service, Majordomo dialect and state");
         for (ServiceStats s : broker) {
-            for (Dialect d : Dialect.values()) {
-                ServiceStats.WorkerCounts counts = s.workersByDialect().get(d);
-                if (counts != null) {
-                    String labels = "service=\"" + escape(s.service()) + "\",dialect=\"" + d.label() + "\",state=\"";
-                    out.append("mdpgw_broker_workers{").append(labels).append("idle\"} ").append(counts.idle()).append('\n');
-                    out.append("mdpgw_broker_workers{").append(labels).append("busy\"} ").append(counts.busy()).append('\n');
-                }
-            }
+            s.workersByDialect().forEach((dialect, counts) -> {
+                String labels = "service=\"" + escape(s.service()) + "\",dialect=\"" + dialect.label() + "\",state=\"";
+                out.append("mdpgw_broker_workers{").append(labels).append("idle\"} ").append(counts.idle()).append('\n');
+                out.append("mdpgw_broker_workers{").append(labels).append("busy\"} ").append(counts.busy()).append('\n');
+            });
         }
         header(out, "mdpgw_broker_requests_total", "counter",
                 "requests the broker received, by service and by the dialect of their client (in-process: this gateway)");
         for (ServiceStats s : broker) {
-            new TreeMap<>(s.requestsByClient()).forEach((client, n) -> out.append("mdpgw_broker_requests_total{service=\"")
+            s.requestsByClient().forEach((client, n) -> out.append("mdpgw_broker_requests_total{service=\"")
                     .append(escape(s.service())).append("\",client=\"").append(client).append("\"} ").append(n)
                     .append('\n'));
         }

@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,7 +22,6 @@ import org.mdpgateway.broker.Broker;
 import org.mdpgateway.broker.ReplyHandler;
 import org.mdpgateway.broker.RequestFailure;
 import org.mdpgateway.broker.ServiceStats;
-import org.mdpgateway.mdp.Dialect;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.slf4j.Logger;
@@ -296,14 +294,10 @@ final class HttpApi {
                 node.put("name", s.service());
                 ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
                 ObjectNode byDialect = workers.putObject("byDialect");
-                for (Dialect d : Dialect.values()) {
-                    ServiceStats.WorkerCounts counts = s.workersByDialect().get(d);
-                    if (counts != null) {
-                        byDialect.putObject(d.label()).put("idle", counts.idle()).put("busy", counts.busy());
-                    }
-                }
+                s.workersByDialect().forEach((dialect, counts) -> byDialect.putObject(dialect.label())
+                        .put("idle", counts.idle()).put("busy", counts.busy()));
                 ObjectNode requests = node.putObject("requestsByClient");
-                new TreeMap<>(s.requestsByClient()).forEach(requests::put);
+                s.requestsByClient().forEach(requests::put);
                 node.put("queued", s.queued());
                 node.put("inFlight", s.inFlight());
                 node.put("served", s.served());
