@@ -19,7 +19,7 @@ import java.util.Set;
  * {@code bench-results.json}.
  *
  * <pre>
- * java -jar bench/target/mdp-bench.jar [--quick] [--only name,name] [--rounds N] [--out FILE]
+ * java -jar bench/target/mdp-bench.jar [--quick] [--only name,name] [--rounds N] [--out FILE] [--jfr]
  * </pre>
  */
 public final class BenchMain {
@@ -44,8 +44,10 @@ public final class BenchMain {
                 case "--only" -> only.addAll(List.of(args[++i].split(",")));
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--out" -> out = Path.of(args[++i]);
+                case "--jfr" -> Child.recordFlights = true;
                 case "--help", "-h" -> {
-                    System.out.println("Usage: java -jar mdp-bench.jar [--quick] [--only name,name] [--rounds N] [--out FILE]");
+                    System.out.println("Usage: java -jar mdp-bench.jar [--quick] [--only name,name] [--rounds N] [--out FILE] [--jfr]");
+                    System.out.println("--jfr: every server JVM writes a flight recording to the logs folder");
                     System.out.println("Scenarios: " + String.join(", ", Scenarios.NAMES));
                     return;
                 }

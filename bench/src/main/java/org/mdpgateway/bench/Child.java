@@ -22,6 +22,9 @@ final class Child implements AutoCloseable {
     /** The same for every JVM we start: a fixed, pre-touched heap, so GC sizing is not a variable. */
     static final List<String> JVM_FLAGS = List.of("-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch", "-XX:+UseG1GC");
 
+    /** Set by {@code --jfr}: each JVM writes a flight recording next to its log. */
+    static volatile boolean recordFlights;
+
     private final String name;
     private final Process process;
     private final Path log;
@@ -37,6 +40,9 @@ final class Child implements AutoCloseable {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(JVM_FLAGS);
+        if (recordFlights) {
+            command.add("-XX:StartFlightRecording=settings=profile,filename=" + logDir.resolve(name + ".jfr"));
+        }
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);

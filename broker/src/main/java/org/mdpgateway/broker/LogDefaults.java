@@ -5,6 +5,12 @@ package org.mdpgateway.broker;
  * logger names, INFO for our own loggers. Any setting given with -D wins.
  */
 public final class LogDefaults {
+    /**
+     * The level of the gateway's access log, one line per HTTP request: per-request detail, so off
+     * ("warn") unless asked for with {@code --access-log}.
+     */
+    public static final String ACCESS_LOG_LEVEL = "org.slf4j.simpleLogger.log.mdp-gateway.access";
+
     private LogDefaults() {}
 
     /** Call before the first logger is created. */
@@ -16,6 +22,7 @@ public final class LogDefaults {
         // The HTTP server's own start-up chatter; the gateway logs its one line per lifecycle event.
         setIfAbsent("org.slf4j.simpleLogger.log.org.eclipse.jetty", "warn");
         setIfAbsent("org.slf4j.simpleLogger.log.io.javalin", "warn");
+        setIfAbsent(ACCESS_LOG_LEVEL, "warn");
     }
 
     private static void setIfAbsent(String key, String value) {

@@ -14,7 +14,7 @@ import org.mdpgateway.broker.BrokerFlags;
  * upper case with underscores ({@code --http-port} is {@code MDPGW_HTTP_PORT}); a flag given on the
  * command line wins over its twin. Repeatable flags take a comma-separated list in the environment.
  */
-record GatewayFlags(GatewayConfig config, boolean help) {
+record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
 
     static final String HELP = ""
             + "  --http-host HOST              interface to listen on (default 0.0.0.0)\n"
@@ -43,6 +43,7 @@ record GatewayFlags(GatewayConfig config, boolean help) {
             + "  --drain-grace-ms N            how long requests in flight may finish on SIGTERM (default "
             + GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis() + ")\n"
             + "  --demo-workers                run the demo services echo and count in process\n"
+            + "  --access-log                  log one line per HTTP request (logger mdp-gateway.access; off by default)\n"
             + "  --help                        this text\n"
             + "Every flag can also be set as an environment variable: --http-port is MDPGW_HTTP_PORT.\n";
 
@@ -52,7 +53,7 @@ record GatewayFlags(GatewayConfig config, boolean help) {
             "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin",
             "--ping-interval-ms", "--drain-grace-ms");
     private static final List<String> REPEATABLE = List.of("--broker-bind", "--cors-origin");
-    private static final List<String> SWITCHES = List.of("--demo-workers", "--help");
+    private static final List<String> SWITCHES = List.of("--demo-workers", "--access-log", "--help");
 
     static String envName(String flag) {
         return "MDPGW_" + flag.substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
@@ -72,6 +73,7 @@ record GatewayFlags(GatewayConfig config, boolean help) {
             }
         }
         boolean demo = isTrue(env.get(envName("--demo-workers")));
+        boolean accessLog = isTrue(env.get(envName("--access-log")));
         boolean help = false;
         Map<String, List<String>> fromArgs = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
@@ -86,6 +88,8 @@ record GatewayFlags(GatewayConfig config, boolean help) {
                 help = true;
             } else if (name.equals("--demo-workers")) {
                 demo = value == null || isTrue(value);
+            } else if (name.equals("--access-log")) {
+                accessLog = value == null || isTrue(value);
             } else if (VALUE_FLAGS.contains(name)) {
                 if (value == null) {
                     if (i + 1 >= args.length) {
@@ -126,7 +130,7 @@ record GatewayFlags(GatewayConfig config, boolean help) {
                 .withDrainGrace(Duration.ofMillis(number(values, "--drain-grace-ms",
                         GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis(), 0)))
                 .withDemoWorkers(demo);
-        return new GatewayFlags(config, help);
+        return new GatewayFlags(config, help, accessLog);
     }
 
     private static List<String> splitList(String value) {

@@ -25,6 +25,10 @@ public final class GatewayMain {
             System.exit(2);
             return;
         }
+        if (flags.accessLog()) {
+            // Before the HTTP API's logger exists, which reads its level once.
+            System.setProperty(LogDefaults.ACCESS_LOG_LEVEL, "info");
+        }
         if (flags.help()) {
             System.out.println("Usage: java -jar mdp-gateway.jar [options]");
             System.out.println();

@@ -100,8 +100,10 @@ final class HttpApi {
             problem(ctx, Problem.of(405, "method-not-allowed", "Method not allowed",
                     ctx.method() + " is not allowed on " + ctx.path(), requestId(ctx), null));
         });
-        javalin.requestLogger.http((ctx, ms) -> accessLog.info("{} {} {} {} {} ms", requestId(ctx), ctx.method(),
-                ctx.path(), ctx.res().getStatus(), Math.round(ms)));
+        if (accessLog.isInfoEnabled()) { // costs a timer and a write per request, so only when asked for
+            javalin.requestLogger.http((ctx, ms) -> accessLog.info("{} {} {} {} {} ms", requestId(ctx), ctx.method(),
+                    ctx.path(), ctx.res().getStatus(), Math.round(ms)));
+        }
     }
 
     /** Open replies, for pings and for the shutdown sequence. */
@@ -164,6 +166,7 @@ final class HttpApi {
         });
         ctx.future(() -> {
             // Submitted only now that the request is asynchronous, so the writer may use the response.
+            reply.startWriting();
             reply.attach(broker.submit(service, body, timeout, reply));
             return reply.done;
         });

@@ -8,6 +8,7 @@ import jakarta.servlet.WriteListener;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,6 +69,12 @@ final class ReplyStream implements ReplyHandler {
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final AtomicBoolean overflowed = new AtomicBoolean();
     private volatile RequestHandle handle;
+    /**
+     * Set while a writer found the response not ready: only then does a write-possible callback
+     * have work to resume. The container also calls back once when the listener is set; that
+     * call finds nothing waiting and costs no wake-up.
+     */
+    private volatile boolean waitingForWritable;
 
     // Writer thread only (one drain runs at a time).
     private boolean committed;
@@ -93,6 +100,34 @@ final class ReplyStream implements ReplyHandler {
         this.writer = writer;
         this.maxBufferedParts = maxBufferedParts;
         this.metrics = metrics;
+    }
+
+    /**
+     * Puts the response in non-blocking mode. Call it on the request's own thread once the request
+     * is asynchronous, before the request is submitted: while the container still handles the
+     * request, it delivers the listener's first callback on this same thread when the handler
+     * returns, instead of waking another thread for it.
+     */
+    void startWriting() {
+        try {
+            out = ctx.res().getOutputStream();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        out.setWriteListener(new WriteListener() {
+            @Override
+            public void onWritePossible() {
+                if (waitingForWritable) {
+                    waitingForWritable = false;
+                    offer(WRITABLE);
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                offer(new ClientError(t));
+            }
+        });
     }
 
     void attach(RequestHandle handle) {
@@ -235,24 +270,12 @@ final class ReplyStream implements ReplyHandler {
      * the client can take more, and otherwise returns; the write listener wakes the writer again.
      */
     private void pump() throws IOException {
-        if (out == null) {
-            if (pending.isEmpty() && !closing) {
-                return;
+        while (true) {
+            waitingForWritable = true; // before asking, so a callback right after a "no" is not missed
+            if (!out.isReady()) {
+                return; // the write listener resumes us
             }
-            out = ctx.res().getOutputStream();
-            out.setWriteListener(new WriteListener() {
-                @Override
-                public void onWritePossible() {
-                    offer(WRITABLE);
-                }
-
-                @Override
-                public void onError(Throwable t) {
-                    offer(new ClientError(t));
-                }
-            });
-        }
-        while (out.isReady()) {
+            waitingForWritable = false;
             Object next = pending.poll();
             if (next == null) {
                 if (unflushed) {

@@ -75,6 +75,14 @@ class GatewayFlagsTest {
     }
 
     @Test
+    void accessLog_isOffUnlessAskedFor_onTheCommandLineOrInTheEnvironment() {
+        assertFalse(GatewayFlags.parse(new String[0], Map.of()).accessLog());
+        assertTrue(GatewayFlags.parse(new String[] {"--access-log"}, Map.of()).accessLog());
+        assertTrue(GatewayFlags.parse(new String[0], Map.of("MDPGW_ACCESS_LOG", "true")).accessLog());
+        assertFalse(GatewayFlags.parse(new String[] {"--access-log=false"}, Map.of("MDPGW_ACCESS_LOG", "1")).accessLog());
+    }
+
+    @Test
     void badFlags_areRefusedNamingTheFlag() {
         assertTrue(assertThrows(IllegalArgumentException.class,
                 () -> GatewayFlags.parse(new String[] {"--bogus"}, Map.of())).getMessage().contains("--bogus"));

@@ -178,6 +178,37 @@ class GatewayJarIT {
         assertTrue(log.contains("gateway stopped"), log);
     }
 
+    @Test
+    void accessLog_isOffByDefault_andOneLinePerRequestWithTheSwitch() throws Exception {
+        for (boolean on : new boolean[] {false, true}) {
+            output.clear();
+            lines.clear();
+            List<String> args = new ArrayList<>(List.of("--demo-workers", "--http-host", "127.0.0.1",
+                    "--broker-bind", "tcp://127.0.0.1:*", "--http-port", "0"));
+            if (on) {
+                args.add("--access-log");
+            }
+            launch(args);
+            String base = "http://127.0.0.1:" + awaitListening().group(1);
+            awaitAvailable(base + "/services/echo");
+            String requestId = "access-log-check-" + on;
+            HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/services/echo"))
+                    .header("X-Request-Id", requestId).POST(HttpRequest.BodyPublishers.ofString("hi")).build();
+            assertEquals(200, http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode());
+            // The line is written as the response completes; give it a moment, then stop the process.
+            Thread.sleep(300);
+            process.toHandle().destroy();
+            assertTrue(process.waitFor(30, TimeUnit.SECONDS));
+            reader.join(10_000);
+            String log;
+            synchronized (output) {
+                log = String.join("\n", output);
+            }
+            assertEquals(on, log.contains(requestId + " POST /services/echo 200"), (on ? "a line" : "no line")
+                    + " for the request was expected:\n" + log);
+        }
+    }
+
     private void awaitAvailable(String url) throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < end) {
