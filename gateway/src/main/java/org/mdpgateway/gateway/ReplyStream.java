@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
@@ -30,15 +29,21 @@ import org.slf4j.LoggerFactory;
  * One POST's reply on its way from the broker to the HTTP client.
  *
  * <p>The broker thread hands each PARTIAL, the FINAL or a failure to {@link ReplyHandler} methods,
- * which only queue it; a writer thread then renders it and hands the bytes to the response with
- * non-blocking writes, so neither the broker nor a writer ever waits for a client: when the client
- * cannot take more, the bytes wait and the response's write listener resumes the writer. No thread
- * waits for the worker either: the servlet request is asynchronous until {@link #done} completes.
- * A reader that falls more than {@code maxBufferedParts} behind gets an error and its request is
- * cancelled, so a slow client cannot grow memory.
+ * which queue it and, unless another thread is already draining this reply, render it and hand the
+ * bytes to the response at once, on the broker thread. Every write is non-blocking, so no thread
+ * ever waits for a client: when the client cannot take more, the bytes wait and the response's
+ * write listener resumes the drain on a container thread. Writing in place costs the broker thread
+ * a write call per part and saves a wake-up of another thread per part, which on the request path
+ * costs more. No thread waits for the worker either: the servlet request is asynchronous until
+ * {@link #done} completes. A reader that falls more than {@code maxBufferedParts} behind gets an
+ * error and its request is cancelled, so a slow client cannot grow memory.
  *
  * <p>Until the first byte goes out every failure is a real status with a problem+json body; after
  * it, failures are in-band: an {@code error} event or line, or for raw bytes a cut-off stream.
+ *
+ * <p>Threads: the {@link ReplyHandler} methods, {@link #ping} and {@link #shutdown} may be called
+ * from any thread; the drain runs on one thread at a time (whichever won {@code drainScheduled}),
+ * and the fields marked as the drain's are only touched there.
  */
 final class ReplyStream implements ReplyHandler {
     private static final Logger log = LoggerFactory.getLogger(ReplyStream.class);
@@ -56,7 +61,6 @@ final class ReplyStream implements ReplyHandler {
     private final String service;
     private final String requestId;
     private final ObjectMapper mapper;
-    private final Executor writer;
     private final int maxBufferedParts;
     private final GatewayMetrics metrics;
     private final long startNanos = System.nanoTime();
@@ -70,13 +74,13 @@ final class ReplyStream implements ReplyHandler {
     private final AtomicBoolean overflowed = new AtomicBoolean();
     private volatile RequestHandle handle;
     /**
-     * Set while a writer found the response not ready: only then does a write-possible callback
+     * Set while the drain found the response not ready: only then does a write-possible callback
      * have work to resume. The container also calls back once when the listener is set; that
      * call finds nothing waiting and costs no wake-up.
      */
     private volatile boolean waitingForWritable;
 
-    // Writer thread only (one drain runs at a time).
+    // The drain's (one drain runs at a time).
     private boolean committed;
     private boolean finished;
     /** Finished and waiting for {@link #pending} to drain before {@link #done} completes. */
@@ -91,13 +95,12 @@ final class ReplyStream implements ReplyHandler {
     private List<Object[]> aggregated;
 
     ReplyStream(Context ctx, ReplyFormat format, String service, String requestId, ObjectMapper mapper,
-            Executor writer, int maxBufferedParts, GatewayMetrics metrics) {
+            int maxBufferedParts, GatewayMetrics metrics) {
         this.ctx = ctx;
         this.format = format;
         this.service = service;
         this.requestId = requestId;
         this.mapper = mapper;
-        this.writer = writer;
         this.maxBufferedParts = maxBufferedParts;
         this.metrics = metrics;
     }
@@ -185,11 +188,11 @@ final class ReplyStream implements ReplyHandler {
     private void offer(Object event) {
         events.add(event);
         if (drainScheduled.compareAndSet(false, true)) {
-            writer.execute(this::drain);
+            drain();
         }
     }
 
-    // ---- on a writer thread --------------------------------------------------------------------
+    // ---- the drain: on the thread that offered first ----------------------------------------
 
     private void drain() {
         do {
@@ -244,9 +247,15 @@ final class ReplyStream implements ReplyHandler {
 
     private void writePart(Part part) throws IOException {
         seq++;
+        boolean whole = part.isFinal && !committed;
         commit();
         switch (format) {
             case RAW:
+                if (whole) {
+                    // The whole reply is known: a length instead of chunks saves the client a
+                    // parse and the server a write.
+                    ctx.res().setContentLengthLong(part.body.byteCount());
+                }
                 for (int i = 0; i < part.body.size(); i++) {
                     pending.add(new FrameRef(part.body, i));
                 }
@@ -267,7 +276,7 @@ final class ReplyStream implements ReplyHandler {
 
     /**
      * Hands waiting bytes to the response without ever blocking: writes while the container says
-     * the client can take more, and otherwise returns; the write listener wakes the writer again.
+     * the client can take more, and otherwise returns; the write listener resumes the drain.
      */
     private void pump() throws IOException {
         while (true) {
