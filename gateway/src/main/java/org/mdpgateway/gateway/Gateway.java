@@ -22,11 +22,10 @@ import org.slf4j.LoggerFactory;
 public final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
     /**
-     * Threads that answer the MMI checks and the service listing once the broker has replied, so
-     * that rendering them never runs on the broker thread. POST replies need none (see
-     * {@link ReplyStream}).
+     * Threads that turn reply parts into bytes and hand them to the server. Writes never block (see
+     * {@link ReplyStream}), so a slow client holds no thread and a small pool serves every stream.
      */
-    private static final int WRITER_THREADS = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
+    private static final int WRITER_THREADS = Math.max(16, Runtime.getRuntime().availableProcessors() * 8);
 
     private final GatewayConfig config;
     private final Broker broker;
@@ -110,7 +109,7 @@ public final class Gateway implements AutoCloseable {
                 config.drainGrace().toMillis());
         awaitNoOpenReplies(config.drainGrace());
         api.openReplies().forEach(ReplyStream::shutdown);
-        // Let those error events go out before the server stops taking writes.
+        // Let the writers send those error events before the server stops taking writes.
         awaitNoOpenReplies(Duration.ofSeconds(1));
         try {
             app.stop();

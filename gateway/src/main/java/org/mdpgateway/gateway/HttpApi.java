@@ -156,8 +156,8 @@ final class HttpApi {
         if (format.isStreaming()) {
             ctx.disableCompression();
         }
-        ReplyStream reply = new ReplyStream(ctx, format, service, requestId, mapper, config.maxBufferedParts(),
-                metrics);
+        ReplyStream reply = new ReplyStream(ctx, format, service, requestId, mapper, writers,
+                config.maxBufferedParts(), metrics);
         metrics.started(format);
         openReplies.add(reply);
         reply.done.whenComplete((ok, failure) -> {

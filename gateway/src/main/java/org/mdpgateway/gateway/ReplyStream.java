@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
@@ -29,21 +30,15 @@ import org.slf4j.LoggerFactory;
  * One POST's reply on its way from the broker to the HTTP client.
  *
  * <p>The broker thread hands each PARTIAL, the FINAL or a failure to {@link ReplyHandler} methods,
- * which queue it and, unless another thread is already draining this reply, render it and hand the
- * bytes to the response at once, on the broker thread. Every write is non-blocking, so no thread
- * ever waits for a client: when the client cannot take more, the bytes wait and the response's
- * write listener resumes the drain on a container thread. Writing in place costs the broker thread
- * a write call per part and saves a wake-up of another thread per part, which on the request path
- * costs more. No thread waits for the worker either: the servlet request is asynchronous until
- * {@link #done} completes. A reader that falls more than {@code maxBufferedParts} behind gets an
- * error and its request is cancelled, so a slow client cannot grow memory.
+ * which only queue it; a writer thread then renders it and hands the bytes to the response with
+ * non-blocking writes, so neither the broker nor a writer ever waits for a client: when the client
+ * cannot take more, the bytes wait and the response's write listener resumes the writer. No thread
+ * waits for the worker either: the servlet request is asynchronous until {@link #done} completes.
+ * A reader that falls more than {@code maxBufferedParts} behind gets an error and its request is
+ * cancelled, so a slow client cannot grow memory.
  *
  * <p>Until the first byte goes out every failure is a real status with a problem+json body; after
  * it, failures are in-band: an {@code error} event or line, or for raw bytes a cut-off stream.
- *
- * <p>Threads: the {@link ReplyHandler} methods, {@link #ping} and {@link #shutdown} may be called
- * from any thread; the drain runs on one thread at a time (whichever won {@code drainScheduled}),
- * and the fields marked as the drain's are only touched there.
  */
 final class ReplyStream implements ReplyHandler {
     private static final Logger log = LoggerFactory.getLogger(ReplyStream.class);
@@ -61,6 +56,7 @@ final class ReplyStream implements ReplyHandler {
     private final String service;
     private final String requestId;
     private final ObjectMapper mapper;
+    private final Executor writer;
     private final int maxBufferedParts;
     private final GatewayMetrics metrics;
     private final long startNanos = System.nanoTime();
@@ -74,13 +70,13 @@ final class ReplyStream implements ReplyHandler {
     private final AtomicBoolean overflowed = new AtomicBoolean();
     private volatile RequestHandle handle;
     /**
-     * Set while the drain found the response not ready: only then does a write-possible callback
+     * Set while a writer found the response not ready: only then does a write-possible callback
      * have work to resume. The container also calls back once when the listener is set; that
      * call finds nothing waiting and costs no wake-up.
      */
     private volatile boolean waitingForWritable;
 
-    // The drain's (one drain runs at a time).
+    // Writer thread only (one drain runs at a time).
     private boolean committed;
     private boolean finished;
     /** Finished and waiting for {@link #pending} to drain before {@link #done} completes. */
@@ -95,12 +91,13 @@ final class ReplyStream implements ReplyHandler {
     private List<Object[]> aggregated;
 
     ReplyStream(Context ctx, ReplyFormat format, String service, String requestId, ObjectMapper mapper,
-            int maxBufferedParts, GatewayMetrics metrics) {
+            Executor writer, int maxBufferedParts, GatewayMetrics metrics) {
         this.ctx = ctx;
         this.format = format;
         this.service = service;
         this.requestId = requestId;
         this.mapper = mapper;
+        this.writer = writer;
         this.maxBufferedParts = maxBufferedParts;
         this.metrics = metrics;
     }
@@ -188,11 +185,11 @@ final class ReplyStream implements ReplyHandler {
     private void offer(Object event) {
         events.add(event);
         if (drainScheduled.compareAndSet(false, true)) {
-            drain();
+            writer.execute(this::drain);
         }
     }
 
-    // ---- the drain: on the thread that offered first ----------------------------------------
+    // ---- on a writer thread --------------------------------------------------------------------
 
     private void drain() {
         do {
@@ -276,7 +273,7 @@ final class ReplyStream implements ReplyHandler {
 
     /**
      * Hands waiting bytes to the response without ever blocking: writes while the container says
-     * the client can take more, and otherwise returns; the write listener resumes the drain.
+     * the client can take more, and otherwise returns; the write listener wakes the writer again.
      */
     private void pump() throws IOException {
         while (true) {
