@@ -1,8 +1,5 @@
 package org.mdpgateway.broker;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +9,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.LoopInbox;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.MdpSockets;
 import org.mdpgateway.mdp.RoutingId;
@@ -41,7 +37,7 @@ public final class Broker implements AutoCloseable {
 
     private final BrokerConfig config;
     private final Ticker ticker;
-    private final LoopInbox<Object> inbox = new LoopInbox<>();
+    private final RouterInbox<Object> inbox = new RouterInbox<>();
     private final ZContext context = new ZContext(1);
     private final Thread loopThread;
     private final CountDownLatch started = new CountDownLatch(1);
@@ -187,7 +183,6 @@ public final class Broker implements AutoCloseable {
 
     private void runLoop() {
         ZMQ.Socket router = null;
-        Selector selector = null;
         BrokerCore core = null;
         try {
             router = context.createSocket(SocketType.ROUTER);
@@ -196,8 +191,8 @@ public final class Broker implements AutoCloseable {
             // A ROUTER drops, silently, what a peer's full queue cannot take; a deep queue keeps a burst
             // of PARTIALs to a client that reads a little late from being lost.
             router.setSndHWM(SEND_QUEUE_PER_PEER);
+            inbox.attach(context, router);
             bindAll(router);
-            selector = Selector.open();
             ZMQ.Socket socket = router;
             RateLimitedWarning drops = new RateLimitedWarning(log,
                     "messages dropped because their peer did not read them fast enough (its queue was full)");
@@ -208,11 +203,10 @@ public final class Broker implements AutoCloseable {
                 }
             }, ticker.nanoTime());
             started.countDown();
-            loop(core, router, selector);
-        } catch (RuntimeException | IOException e) {
+            loop(core, router);
+        } catch (RuntimeException e) {
             if (started.getCount() > 0) {
-                startFailure.set(e instanceof RuntimeException re ? re
-                        : new UncheckedIOException("broker loop cannot open a selector", (IOException) e));
+                startFailure.set(e);
                 started.countDown();
             } else {
                 log.error("broker loop failed; the broker stops", e);
@@ -224,15 +218,8 @@ public final class Broker implements AutoCloseable {
                 core.shutdown();
             }
             failUnhandled();
-            if (selector != null) {
-                try {
-                    selector.close();
-                } catch (IOException e) {
-                    log.debug("closing the selector failed", e);
-                }
-            }
-            context.close();
             inbox.close();
+            context.close();
             stopped.countDown();
             if (!boundEndpoints.isEmpty()) {
                 log.info("broker stopped");
@@ -257,40 +244,48 @@ public final class Broker implements AutoCloseable {
                 config.requestExpiry().toMillis(), config.maxQueuedPerService());
     }
 
-    private void loop(BrokerCore core, ZMQ.Socket router, Selector selector) {
-        zmq.poll.PollItem doorbell = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
-        zmq.poll.PollItem socket = new zmq.poll.PollItem(router.base(), zmq.ZMQ.ZMQ_POLLIN);
-        zmq.poll.PollItem[] items = {doorbell, socket};
+    private void loop(BrokerCore core, ZMQ.Socket router) {
         while (true) {
             if (drainInbox(core)) {
                 return;
             }
             long now = ticker.nanoTime();
             core.onTick(now);
+            if (readMessages(core, router, ZMQ.DONTWAIT) == READ_BATCH) {
+                continue; // more may be waiting: look at the inbox and the clock first
+            }
+            if (!inbox.goingToSleep()) {
+                continue;
+            }
             long wait = core.nextTickAt(now) - now;
-            long waitMillis = wait <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(wait) + 1;
-            zmq.ZMQ.poll(selector, items, items.length, waitMillis);
-            if (doorbell.isReadable()) {
-                inbox.silence();
-            }
-            if (socket.isReadable()) {
-                readMessages(core, router);
-            }
+            router.setReceiveTimeOut((int) Math.min(Integer.MAX_VALUE,
+                    wait <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(wait) + 1));
+            readMessages(core, router, 0); // sleeps until a message, the doorbell or the next tick
+            inbox.awake();
         }
     }
 
-    private void readMessages(BrokerCore core, ZMQ.Socket router) {
-        for (int i = 0; i < READ_BATCH; i++) {
-            List<byte[]> frames = MdpSockets.receive(router);
+    /**
+     * Reads and handles up to a batch of messages; with {@code flags} 0, waits for the first one up to
+     * the socket's receive timeout.
+     *
+     * @return how many messages were read
+     */
+    private int readMessages(BrokerCore core, ZMQ.Socket router, int flags) {
+        int read = 0;
+        while (read < READ_BATCH) {
+            List<byte[]> frames = read == 0 ? MdpSockets.receive(router, flags) : MdpSockets.receive(router);
             if (frames == null) {
-                return;
+                return read;
             }
-            if (frames.size() < 2 || frames.get(0).length == 0) {
+            read++;
+            if (frames.size() < 2 || frames.get(0).length == 0 || RouterInbox.isDoorbell(frames.get(0))) {
                 continue; // a ROUTER always adds a non-empty routing id; an empty message has no command
             }
             RoutingId peer = RoutingId.wrapReceived(frames.get(0));
             core.onMessage(peer, frames.subList(1, frames.size()), ticker.nanoTime());
         }
+        return read;
     }
 
     /** Handles what other threads posted; true when the broker is stopping. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -392,6 +393,24 @@ class BrokerIT {
             }
         });
         return reply.join().lastString();
+    }
+
+    @Test
+    void aNetworkPeerClaimingTheDoorbellsRoutingId_isNotHeard_andInProcessRequestsStillWake() throws Exception {
+        startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*"));
+        ZMQ.Socket impostor = peers.createSocket(SocketType.DEALER);
+        impostor.setLinger(0);
+        impostor.setIdentity("mdp-broker-doorbell".getBytes(StandardCharsets.US_ASCII));
+        impostor.connect(tcpEndpoint());
+        send(impostor, "MDPW02", b(1), "stolen");
+        ZMQ.Socket honest = dealer(tcpEndpoint());
+        send(honest, "MDPW02", b(1), "honest");
+        assertTrue(waitUntil(() -> mmi("honest").equals("200")));
+        assertEquals("404", mmi("stolen"), "the impostor's READY was not taken");
+        // The in-process path still wakes the loop at once: a request answered well inside a heartbeat.
+        for (int i = 0; i < 20; i++) {
+            assertEquals("200", mmi("honest"));
+        }
     }
 
     @Test

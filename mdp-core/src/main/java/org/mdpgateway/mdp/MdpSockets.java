@@ -78,7 +78,15 @@ public final class MdpSockets {
      * whole even when a frame is missing its last part.
      */
     public static List<byte[]> receive(ZMQ.Socket socket) {
-        byte[] first = socket.recv(ZMQ.DONTWAIT);
+        return receive(socket, ZMQ.DONTWAIT);
+    }
+
+    /**
+     * As {@link #receive(ZMQ.Socket)}, with the flags of the first frame's receive: 0 waits up to
+     * the socket's receive timeout.
+     */
+    public static List<byte[]> receive(ZMQ.Socket socket, int flags) {
+        byte[] first = socket.recv(flags);
         if (first == null) {
             return null;
         }
