@@ -1,8 +1,5 @@
 package org.mdpgateway.broker;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.LoopInbox;
+import org.mdpgateway.mdp.EventLoop;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.MdpSockets;
 import org.mdpgateway.mdp.RoutingId;
@@ -29,7 +26,8 @@ import org.zeromq.ZMQ;
  *
  * <p>Other threads use {@link #submit} to send requests from this process without a socket each,
  * {@link #stats()} to read the counters and {@link #close()} to stop it; each hands a message to the
- * loop through a lock-free inbox. Thread safe.
+ * loop through the {@link EventLoop}'s lock-free queue. Thread safe; the socket and the
+ * {@link BrokerCore} belong to the loop thread.
  */
 public final class Broker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Broker.class);
@@ -41,7 +39,7 @@ public final class Broker implements AutoCloseable {
 
     private final BrokerConfig config;
     private final Ticker ticker;
-    private final LoopInbox<Object> inbox = new LoopInbox<>();
+    private final EventLoop<Object> inbox = new EventLoop<>();
     private final ZContext context = new ZContext(1);
     private final Thread loopThread;
     private final CountDownLatch started = new CountDownLatch(1);
@@ -187,7 +185,6 @@ public final class Broker implements AutoCloseable {
 
     private void runLoop() {
         ZMQ.Socket router = null;
-        Selector selector = null;
         BrokerCore core = null;
         try {
             router = context.createSocket(SocketType.ROUTER);
@@ -197,7 +194,6 @@ public final class Broker implements AutoCloseable {
             // of PARTIALs to a client that reads a little late from being lost.
             router.setSndHWM(SEND_QUEUE_PER_PEER);
             bindAll(router);
-            selector = Selector.open();
             ZMQ.Socket socket = router;
             RateLimitedWarning drops = new RateLimitedWarning(log,
                     "messages dropped because their peer did not read them fast enough (its queue was full)");
@@ -208,11 +204,10 @@ public final class Broker implements AutoCloseable {
                 }
             }, ticker.nanoTime());
             started.countDown();
-            loop(core, router, selector);
-        } catch (RuntimeException | IOException e) {
+            loop(core, router);
+        } catch (RuntimeException e) {
             if (started.getCount() > 0) {
-                startFailure.set(e instanceof RuntimeException re ? re
-                        : new UncheckedIOException("broker loop cannot open a selector", (IOException) e));
+                startFailure.set(e);
                 started.countDown();
             } else {
                 log.error("broker loop failed; the broker stops", e);
@@ -224,15 +219,8 @@ public final class Broker implements AutoCloseable {
                 core.shutdown();
             }
             failUnhandled();
-            if (selector != null) {
-                try {
-                    selector.close();
-                } catch (IOException e) {
-                    log.debug("closing the selector failed", e);
-                }
-            }
-            context.close();
             inbox.close();
+            context.close();
             stopped.countDown();
             if (!boundEndpoints.isEmpty()) {
                 log.info("broker stopped");
@@ -257,10 +245,8 @@ public final class Broker implements AutoCloseable {
                 config.requestExpiry().toMillis(), config.maxQueuedPerService());
     }
 
-    private void loop(BrokerCore core, ZMQ.Socket router, Selector selector) {
-        zmq.poll.PollItem doorbell = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
-        zmq.poll.PollItem socket = new zmq.poll.PollItem(router.base(), zmq.ZMQ.ZMQ_POLLIN);
-        zmq.poll.PollItem[] items = {doorbell, socket};
+    private void loop(BrokerCore core, ZMQ.Socket router) {
+        EventLoop.Registration socket = inbox.register(router, ZMQ.Poller.POLLIN, null);
         while (true) {
             if (drainInbox(core)) {
                 return;
@@ -269,11 +255,9 @@ public final class Broker implements AutoCloseable {
             core.onTick(now);
             long wait = core.nextTickAt(now) - now;
             long waitMillis = wait <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(wait) + 1;
-            zmq.ZMQ.poll(selector, items, items.length, waitMillis);
-            if (doorbell.isReadable()) {
-                inbox.silence();
-            }
-            if (socket.isReadable()) {
+            socket.touched(); // the core may have sent on it, which can take the socket's signal
+            if (inbox.poll(waitMillis) > 0 && socket.readable()) {
+                // Up to a batch; the loop asks the socket again before it sleeps.
                 readMessages(core, router);
             }
         }
