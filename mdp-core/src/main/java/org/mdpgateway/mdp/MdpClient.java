@@ -1,11 +1,9 @@
 package org.mdpgateway.mdp;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
@@ -30,6 +28,9 @@ import org.zeromq.ZMQ;
  * a new one and resends, and fails the request after the configured number of attempts. A request
  * whose PARTIALs have started to arrive is never resent, since that would repeat output.
  *
+ * <p>Threads: the sockets, the calls in flight and the pool belong to the I/O thread; a calling thread
+ * hands it a call through the {@link EventLoop}'s queue and waits on the call's future.
+ *
  * <pre>{@code
  * try (MdpClient client = MdpClient.connect("tcp://localhost:5555")) {
  *     Reply reply = client.request("echo", Body.ofStrings("hello"));
@@ -50,20 +51,20 @@ public final class MdpClient implements AutoCloseable {
 
     private final ZContext context;
     private final boolean ownsContext;
-    private final LoopInbox<Object> inbox = new LoopInbox<>();
+    /** Its queue is how other threads reach the I/O thread; the rest of it belongs to that thread. */
+    private final EventLoop<Object> loop = new EventLoop<>();
     private final Thread ioThread;
     private volatile boolean closed;
     private volatile boolean loopEnded;
 
     // Owned by the I/O thread.
-    private final ArrayDeque<ZMQ.Socket> idleSockets = new ArrayDeque<>();
-    private final List<Call> active = new ArrayList<>();
+    private final ArrayDeque<Conn> idleSockets = new ArrayDeque<>();
+    /** The calls with a socket, the first {@link #activeCount}; see {@link Call#activeIndex}. */
+    private Call[] active = new Call[16];
+    private int activeCount;
+    /** No active call's deadline is earlier; meaningless while none is active. */
+    private long earliestDeadline;
     private final ArrayDeque<Call> waiting = new ArrayDeque<>();
-    /** The doorbell, then each active call's socket; the first {@link #polledCount} are in use. */
-    private zmq.poll.PollItem[] pollItems = new zmq.poll.PollItem[16];
-    private Call[] polledCalls = new Call[16];
-    private int polledCount;
-    private boolean pollSetChanged = true;
 
     private MdpClient(Builder b) {
         this.endpoint = b.endpoint;
@@ -161,10 +162,10 @@ public final class MdpClient implements AutoCloseable {
         }
         call.future.whenComplete((r, e) -> {
             if (call.future.isCancelled()) {
-                inbox.post(new Cancel(call));
+                loop.post(new Cancel(call));
             }
         });
-        inbox.post(call);
+        loop.post(call);
         if (loopEnded) {
             failQueued(); // the loop ended between our check and our post
         }
@@ -199,7 +200,7 @@ public final class MdpClient implements AutoCloseable {
             return;
         }
         closed = true;
-        inbox.post(Stop.INSTANCE);
+        loop.post(Stop.INSTANCE);
         if (Thread.currentThread() != ioThread) {
             try {
                 ioThread.join(CLOSE_WAIT.toMillis());
@@ -211,39 +212,32 @@ public final class MdpClient implements AutoCloseable {
 
     /** Wakes the I/O thread so it re-reads its ticker; for tests that move a fake ticker. */
     void wakeUp() {
-        inbox.wake();
+        loop.wake();
     }
 
     // ---- I/O thread ----------------------------------------------------------------------------
 
     private void runLoop() {
-        Selector selector = null;
         try {
-            selector = Selector.open();
-            boolean stopping = false;
-            while (!stopping) {
-                stopping = drainInbox();
-                if (stopping) {
+            while (true) {
+                if (drainInbox()) {
                     break;
                 }
                 long now = ticker.nanoTime();
-                expireDeadlines(now);
+                if (activeCount > 0 && now - earliestDeadline >= 0) {
+                    expireDeadlines(now);
+                }
                 startWaiting(now);
-                if (pollSetChanged) {
-                    rebuildPollSet();
-                }
-                zmq.ZMQ.poll(selector, pollItems, polledCount, pollTimeoutMillis(now));
-                if (pollItems[0].isReadable()) {
-                    inbox.silence();
-                }
-                for (int i = 1; i < polledCount; i++) {
-                    if (pollItems[i].isReadable()) {
-                        readReplies(polledCalls[i]);
+                int ready = loop.poll(pollTimeoutMillis(now));
+                for (int i = 0; i < ready; i++) {
+                    Conn conn = (Conn) loop.ready(i).attachment();
+                    if (conn.call != null) {
+                        readReplies(conn.call);
+                    } else if (!conn.closed) {
+                        dropStale(conn);
                     }
                 }
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("MDP client I/O thread cannot open a selector", e);
         } catch (RuntimeException | Error e) {
             log.error("MDP client I/O thread for {} failed", endpoint, e);
             throw e;
@@ -251,20 +245,20 @@ public final class MdpClient implements AutoCloseable {
             closed = true;
             loopEnded = true;
             ClientClosedException reason = new ClientClosedException("client for " + endpoint + " is closed");
-            for (Call call : active) {
+            for (int i = 0; i < activeCount; i++) {
+                Call call = active[i];
                 call.future.completeExceptionally(reason);
-                discard(call.socket);
+                discard(call.conn);
             }
             idleSockets.forEach(MdpClient::discard);
             for (Call call : waiting) {
                 call.future.completeExceptionally(reason);
             }
             failQueued();
-            closeQuietly(selector);
+            loop.close();
             if (ownsContext) {
                 context.close();
             }
-            inbox.close();
             log.debug("MDP client for {} closed", endpoint);
         }
     }
@@ -272,7 +266,7 @@ public final class MdpClient implements AutoCloseable {
     /** Handles what other threads posted; true when the client is stopping. */
     private boolean drainInbox() {
         Object item;
-        while ((item = inbox.next()) != null) {
+        while ((item = loop.next()) != null) {
             if (item instanceof Call call) {
                 if (!call.future.isDone()) {
                     waiting.add(call);
@@ -289,7 +283,7 @@ public final class MdpClient implements AutoCloseable {
     private void failQueued() {
         Object item;
         ClientClosedException reason = null;
-        while ((item = inbox.next()) != null) {
+        while ((item = loop.next()) != null) {
             if (item instanceof Call call) {
                 if (reason == null) {
                     reason = new ClientClosedException("client for " + endpoint + " is closed");
@@ -300,12 +294,12 @@ public final class MdpClient implements AutoCloseable {
     }
 
     private void startWaiting(long now) {
-        while (active.size() < maxInFlight && !waiting.isEmpty()) {
+        while (activeCount < maxInFlight && !waiting.isEmpty()) {
             Call call = waiting.poll();
             if (call.future.isDone()) {
                 continue;
             }
-            useSocket(call, takeSocket());
+            useConn(call, takeSocket());
             addActive(call);
             send(call, now);
         }
@@ -314,42 +308,55 @@ public final class MdpClient implements AutoCloseable {
     private void send(Call call, long now) {
         call.attempts++;
         call.deadline = now + call.timeoutNanos;
-        if (!MdpSockets.send(call.socket, call.request)) {
-            // The socket's queue is full: the deadline passes and the retry opens a new socket.
-            log.debug("request to '{}' could not be queued on attempt {}", call.request.service(), call.attempts);
-        } else if (log.isDebugEnabled()) {
-            log.debug("sent request to '{}', attempt {}", call.request.service(), call.attempts);
+        if (activeCount == 1 || call.deadline - earliestDeadline < 0) {
+            earliestDeadline = call.deadline;
+        }
+        boolean queued = MdpSockets.send(call.conn.socket, call.request);
+        call.conn.registration.touched();
+        if (log.isDebugEnabled()) {
+            if (queued) {
+                log.debug("sent request to '{}', attempt {}", call.request.service(), call.attempts);
+            } else {
+                // The socket's queue is full: the deadline passes and the retry opens a new socket.
+                log.debug("request to '{}' could not be queued on attempt {}", call.request.service(), call.attempts);
+            }
         }
     }
 
+    /** Runs once the earliest deadline may have passed; finds the next one. */
     private void expireDeadlines(long now) {
-        for (int i = active.size() - 1; i >= 0; i--) {
-            Call call = active.get(i);
+        for (int i = activeCount - 1; i >= 0; i--) {
+            Call call = active[i];
             if (now - call.deadline < 0) {
                 continue;
             }
             // 18/MDP: close the socket, open a new one and resend; give up after several tries.
-            discard(call.socket);
+            discard(call.conn);
             if (call.partialsReceived == 0 && call.attempts < maxAttempts) {
-                useSocket(call, newSocket());
-                pollSetChanged = true;
+                useConn(call, newSocket());
                 log.debug("no reply from '{}' in time, resending on a new socket", call.request.service());
                 send(call, now);
             } else {
-                useSocket(call, null);
+                useConn(call, null);
                 removeActive(call);
                 call.future.completeExceptionally(new RequestTimeoutException(call.request.service(),
                         Duration.ofNanos(call.timeoutNanos), call.attempts, call.partialsReceived));
             }
         }
+        if (activeCount > 0) {
+            long earliest = active[0].deadline;
+            for (int i = 1; i < activeCount; i++) {
+                if (active[i].deadline - earliest < 0) {
+                    earliest = active[i].deadline;
+                }
+            }
+            earliestDeadline = earliest;
+        }
     }
 
     private void readReplies(Call call) {
-        if (call.socket == null) {
-            return;
-        }
         List<byte[]> frames;
-        while (call.socket != null && (frames = MdpSockets.receive(call.socket)) != null) {
+        while (call.conn != null && (frames = MdpSockets.receive(call.conn.socket)) != null) {
             MdpCommand command;
             try {
                 command = MdpCodec.decode(frames);
@@ -368,11 +375,18 @@ public final class MdpClient implements AutoCloseable {
                 if (call.listener != null) {
                     deliverPartial(call, reply.body());
                 } else {
-                    call.partials.add(reply.body());
+                    call.partials().add(reply.body());
                 }
             } else {
                 finish(call, reply.body());
             }
+        }
+    }
+
+    /** An idle socket got a message: a well-behaved broker sends nothing after a FINAL. */
+    private static void dropStale(Conn conn) {
+        while (MdpSockets.receive(conn.socket) != null) {
+            log.debug("dropped a reply that arrived after a FINAL");
         }
     }
 
@@ -387,120 +401,95 @@ public final class MdpClient implements AutoCloseable {
     }
 
     private void finish(Call call, Body finalBody) {
-        ZMQ.Socket socket = call.socket;
-        useSocket(call, null);
+        Conn conn = call.conn;
+        useConn(call, null);
         removeActive(call);
-        releaseSocket(socket);
-        call.future.complete(new Reply(call.request.service(), call.partials, finalBody));
+        releaseSocket(conn);
+        call.future.complete(new Reply(call.request.service(),
+                call.partials == null ? List.of() : call.partials, finalBody));
     }
 
     /** Drops a call that was cancelled or failed; its socket may still receive a reply, so close it. */
     private void abandon(Call call) {
         if (call.activeIndex >= 0) {
-            discard(call.socket);
-            useSocket(call, null);
+            discard(call.conn);
+            useConn(call, null);
             removeActive(call);
         } else {
             waiting.remove(call);
         }
     }
 
-    private static void useSocket(Call call, ZMQ.Socket socket) {
-        call.socket = socket;
-        call.pollItem = socket == null ? null : new zmq.poll.PollItem(socket.base(), zmq.ZMQ.ZMQ_POLLIN);
+    private static void useConn(Call call, Conn conn) {
+        if (call.conn != null) {
+            call.conn.call = null;
+        }
+        call.conn = conn;
+        if (conn != null) {
+            conn.call = call;
+        }
     }
 
     private void addActive(Call call) {
-        call.activeIndex = active.size();
-        active.add(call);
-        pollSetChanged = true;
+        if (activeCount == active.length) {
+            active = Arrays.copyOf(active, activeCount * 2);
+        }
+        call.activeIndex = activeCount;
+        active[activeCount++] = call;
     }
 
     /** Removes in constant time by moving the last active call into the gap. */
     private void removeActive(Call call) {
         int index = call.activeIndex;
-        Call last = active.remove(active.size() - 1);
+        Call last = active[--activeCount];
+        active[activeCount] = null;
         if (last != call) {
-            active.set(index, last);
+            active[index] = last;
             last.activeIndex = index;
         }
         call.activeIndex = -1;
-        pollSetChanged = true;
     }
 
     private long pollTimeoutMillis(long now) {
-        if (!waiting.isEmpty() && active.size() < maxInFlight) {
+        if (!waiting.isEmpty() && activeCount < maxInFlight) {
             return 0;
         }
-        long earliest = Long.MAX_VALUE;
-        for (Call call : active) {
-            earliest = Math.min(earliest, call.deadline - now);
-        }
-        if (earliest == Long.MAX_VALUE) {
+        if (activeCount == 0) {
             return -1;
         }
+        long earliest = earliestDeadline - now;
         return earliest <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(earliest) + 1;
     }
 
-    private void rebuildPollSet() {
-        int n = active.size() + 1;
-        if (pollItems.length < n) {
-            pollItems = java.util.Arrays.copyOf(pollItems, Math.max(n, pollItems.length * 2));
-            polledCalls = java.util.Arrays.copyOf(polledCalls, pollItems.length);
-        }
-        if (pollItems[0] == null) {
-            pollItems[0] = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
-        }
-        for (int i = 1; i < n; i++) {
-            Call call = active.get(i - 1);
-            pollItems[i] = call.pollItem;
-            polledCalls[i] = call;
-        }
-        for (int i = n; i < polledCount; i++) {
-            pollItems[i] = null; // let finished calls go
-            polledCalls[i] = null;
-        }
-        polledCount = n;
-        pollSetChanged = false;
-    }
-
-    private ZMQ.Socket takeSocket() {
-        ZMQ.Socket socket = idleSockets.poll();
-        if (socket == null) {
+    private Conn takeSocket() {
+        Conn conn = idleSockets.poll();
+        if (conn == null) {
             return newSocket();
         }
-        // A well-behaved broker sends nothing after a FINAL; drop anything a faulty one did.
-        while (MdpSockets.receive(socket) != null) {
-            log.debug("dropped a reply that arrived after a FINAL");
-        }
-        return socket;
+        dropStale(conn);
+        return conn;
     }
 
-    private ZMQ.Socket newSocket() {
-        return MdpSockets.connectDealer(context, endpoint, handshakeTimeout);
+    private Conn newSocket() {
+        ZMQ.Socket socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout);
+        Conn conn = new Conn(socket);
+        conn.registration = loop.register(socket, ZMQ.Poller.POLLIN, conn);
+        return conn;
     }
 
-    private void releaseSocket(ZMQ.Socket socket) {
+    private void releaseSocket(Conn conn) {
         if (idleSockets.size() < maxIdleSockets) {
-            idleSockets.push(socket);
+            idleSockets.push(conn);
         } else {
-            discard(socket);
+            discard(conn);
         }
     }
 
-    private static void discard(ZMQ.Socket socket) {
-        if (socket != null) {
-            socket.close();
-        }
-    }
-
-    private static void closeQuietly(Selector selector) {
-        if (selector != null) {
-            try {
-                selector.close();
-            } catch (IOException e) {
-                log.debug("closing the selector failed", e);
-            }
+    private static void discard(Conn conn) {
+        if (conn != null && !conn.closed) {
+            conn.closed = true;
+            conn.registration.cancel();
+            conn.socket.close();
         }
     }
 
@@ -517,10 +506,11 @@ public final class MdpClient implements AutoCloseable {
         final ClientCommand.Request request;
         final long timeoutNanos;
         final PartialListener listener;
-        final List<Body> partials = new ArrayList<>();
+        /** The PARTIALs collected so far; made when the first arrives. */
+        List<Body> partials;
         final CompletableFuture<Reply> future = new CompletableFuture<>();
-        ZMQ.Socket socket;
-        zmq.poll.PollItem pollItem;
+        /** The socket the call waits on, or null. */
+        Conn conn;
         /** Where the call is in {@code active}, or -1. */
         int activeIndex = -1;
         int attempts;
@@ -531,6 +521,28 @@ public final class MdpClient implements AutoCloseable {
             this.request = request;
             this.timeoutNanos = timeoutNanos;
             this.listener = listener;
+        }
+
+        List<Body> partials() {
+            if (partials == null) {
+                partials = new ArrayList<>();
+            }
+            return partials;
+        }
+    }
+
+    /**
+     * One DEALER socket, registered with the loop for as long as it is open, and the call it serves
+     * (null while idle in the pool). Belongs to the I/O thread.
+     */
+    private static final class Conn {
+        final ZMQ.Socket socket;
+        EventLoop.Registration registration;
+        Call call;
+        boolean closed;
+
+        Conn(ZMQ.Socket socket) {
+            this.socket = socket;
         }
     }
 

@@ -1,8 +1,5 @@
 package org.mdpgateway.mdp;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.channels.Selector;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -32,6 +29,10 @@ import org.zeromq.ZMQ;
  * reconnects, so the broker knows the request was not served and can give it to another worker; with
  * {@link Builder#errorReply} it answers a FINAL of its own instead.
  *
+ * <p>Threads: the socket and the connection state belong to the I/O thread. The handler thread gets
+ * each request from it and hands back PARTIALs, the FINAL or its failure through the
+ * {@link EventLoop}'s queue; only the I/O thread touches the socket.
+ *
  * <pre>{@code
  * MdpWorker worker = MdpWorker.builder("tcp://localhost:5555", "echo")
  *         .start((request, partials) -> request);
@@ -53,13 +54,15 @@ public final class MdpWorker implements AutoCloseable {
 
     private final ZContext context;
     private final boolean ownsContext;
-    private final LoopInbox<Object> inbox = new LoopInbox<>();
+    /** Its queue is how the handler and closing threads reach the I/O thread; the rest is that thread's. */
+    private final EventLoop<Object> loop = new EventLoop<>();
     private final ExecutorService handlerThread;
     private final Thread ioThread;
     private volatile boolean closed;
 
     // Owned by the I/O thread.
     private ZMQ.Socket socket;
+    private EventLoop.Registration registration;
     private int connection;
     private int connectionsMade;
     private long reconnectAt;
@@ -112,7 +115,7 @@ public final class MdpWorker implements AutoCloseable {
             return;
         }
         closed = true;
-        inbox.post(Stop.INSTANCE);
+        loop.post(Stop.INSTANCE);
         if (Thread.currentThread() != ioThread) {
             try {
                 ioThread.join(5000);
@@ -125,17 +128,13 @@ public final class MdpWorker implements AutoCloseable {
 
     /** Wakes the I/O thread so it re-reads its ticker; for tests that move a fake ticker. */
     void wakeUp() {
-        inbox.wake();
+        loop.wake();
     }
 
     // ---- I/O thread ----------------------------------------------------------------------------
 
     private void runLoop() {
-        Selector selector = null;
         try {
-            selector = Selector.open();
-            zmq.poll.PollItem doorbell = new zmq.poll.PollItem(inbox.doorbell(), zmq.ZMQ.ZMQ_POLLIN);
-            zmq.poll.PollItem[] items = {doorbell, null};
             while (true) {
                 long now = ticker.nanoTime();
                 if (drainInbox(now)) {
@@ -146,26 +145,19 @@ public final class MdpWorker implements AutoCloseable {
                 } else if (socket != null) {
                     keepAlive(now);
                 }
-                int count = 1;
                 if (socket != null) {
                     // While commands wait for room in the socket, also wake when there is room.
-                    int events = outgoing.isEmpty() ? zmq.ZMQ.ZMQ_POLLIN : zmq.ZMQ.ZMQ_POLLIN | zmq.ZMQ.ZMQ_POLLOUT;
-                    items[1] = new zmq.poll.PollItem(socket.base(), events);
-                    count = 2;
+                    registration.events(outgoing.isEmpty() ? ZMQ.Poller.POLLIN : ZMQ.Poller.POLLIN | ZMQ.Poller.POLLOUT);
                 }
-                zmq.ZMQ.poll(selector, items, count, pollTimeoutMillis(now));
-                if (doorbell.isReadable()) {
-                    inbox.silence();
-                }
-                if (count == 2 && items[1].isWritable()) {
-                    flushOutgoing();
-                }
-                if (count == 2 && socket != null && items[1].isReadable()) {
-                    readCommands();
+                if (loop.poll(pollTimeoutMillis(now)) > 0 && socket != null) {
+                    if (registration.writable()) {
+                        flushOutgoing();
+                    }
+                    if (socket != null && registration.readable()) {
+                        readCommands();
+                    }
                 }
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException("MDP worker I/O thread cannot open a selector", e);
         } catch (RuntimeException | Error e) {
             log.error("MDP worker I/O thread for '{}' failed", service, e);
             throw e;
@@ -174,17 +166,10 @@ public final class MdpWorker implements AutoCloseable {
                 send(WorkerCommand.Disconnect.INSTANCE, ticker.nanoTime());
                 dropSocket();
             }
-            if (selector != null) {
-                try {
-                    selector.close();
-                } catch (IOException e) {
-                    log.debug("closing the selector failed", e);
-                }
-            }
+            loop.close();
             if (ownsContext) {
                 context.close();
             }
-            inbox.close();
             log.info("worker for '{}' stopped", service);
         }
     }
@@ -192,7 +177,7 @@ public final class MdpWorker implements AutoCloseable {
     /** Sends what the handler produced; true when the worker is stopping. */
     private boolean drainInbox(long now) {
         Object item;
-        while ((item = inbox.next()) != null) {
+        while ((item = loop.next()) != null) {
             if (item instanceof Outgoing out) {
                 if (out.connection != connection || socket == null) {
                     sent(out.command); // for a connection that is gone: the broker has dealt with that request
@@ -237,6 +222,7 @@ public final class MdpWorker implements AutoCloseable {
 
     private void connect(long now) {
         socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout);
+        registration = loop.register(socket, ZMQ.Poller.POLLIN, null);
         connection++;
         connectionsMade++;
         busyWith = null;
@@ -312,16 +298,16 @@ public final class MdpWorker implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting to send a PARTIAL", e);
             }
-            inbox.post(new Outgoing(forConnection, new WorkerCommand.Partial(client, partial)));
+            loop.post(new Outgoing(forConnection, new WorkerCommand.Partial(client, partial)));
         };
         try {
             Body reply = handler.handle(request, partials);
             if (reply == null || reply.isEmpty()) {
                 throw new IllegalStateException("handler returned no FINAL body (null or no frames)");
             }
-            inbox.post(new Outgoing(forConnection, new WorkerCommand.Final(client, reply)));
+            loop.post(new Outgoing(forConnection, new WorkerCommand.Final(client, reply)));
         } catch (Exception | Error e) { // an Error too: else no FINAL ever goes and the worker stays busy
-            inbox.post(new HandlerFailed(forConnection, client, e));
+            loop.post(new HandlerFailed(forConnection, client, e));
         } finally {
             finished.set(true);
         }
@@ -338,6 +324,7 @@ public final class MdpWorker implements AutoCloseable {
         } else {
             outgoing.add(command);
         }
+        registration.touched();
         lastSent = now;
     }
 
@@ -357,6 +344,8 @@ public final class MdpWorker implements AutoCloseable {
     }
 
     private void dropSocket() {
+        registration.cancel();
+        registration = null;
         socket.close();
         socket = null;
         for (WorkerCommand unsent : outgoing) {

@@ -440,7 +440,7 @@ class MdpWorkerIT {
         w.wakeUp();
     }
 
-    /** Waits until every worker I/O thread sleeps in {@code zmq.ZMQ.poll}: all its sends are stamped. */
+    /** Waits until every worker I/O thread sleeps in {@link EventLoop#poll}: all its sends are stamped. */
     private static void awaitIoThreadPolling() {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MS);
         while (true) {
@@ -462,7 +462,7 @@ class MdpWorkerIT {
 
     private static boolean inPoll(StackTraceElement[] stack) {
         for (StackTraceElement e : stack) {
-            if (e.getClassName().equals("zmq.ZMQ") && e.getMethodName().equals("poll")) {
+            if (e.getClassName().equals(EventLoop.class.getName()) && e.getMethodName().equals("poll")) {
                 return true;
             }
         }

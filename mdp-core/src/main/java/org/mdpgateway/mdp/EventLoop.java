@@ -1,0 +1,310 @@
+package org.mdpgateway.mdp;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.Arrays;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.zeromq.ZMQ;
+
+/**
+ * Internal to this project's loops that watch many sockets ({@link MdpClient}, {@link MdpWorker}); not a
+ * supported API. What a thread that owns ZeroMQ sockets needs to sleep until one of them, or another
+ * thread, has something for it.
+ *
+ * <p>Owned by one loop thread: everything here belongs to it except {@link #post} and {@link #wake},
+ * which any thread may call. Other threads hand the loop work through a lock-free queue; the loop
+ * sleeps in one {@link Selector} that keeps every socket registered for as long as it is open (no
+ * registration per poll), and a post rings the selector's wake-up only when the loop is asleep in it,
+ * so a busy loop costs posters nothing but the queue.
+ *
+ * <p>A ZeroMQ socket's file descriptor signals commands for the socket, not messages: it is readable
+ * when something changed, and any operation on the socket may consume that signal. So the loop
+ * (a) asks the socket itself ({@code ZMQ_EVENTS}) whether it is ready whenever its descriptor fires,
+ * and (b) asks again before sleeping for every socket that was ready or used since the last poll. An
+ * owner that finds a socket ready reads from it until it has no more (or leaves the rest for the
+ * next turn: the check before sleeping sees what is left).
+ */
+public final class EventLoop<T> implements AutoCloseable {
+    private final Selector selector;
+    private final Queue<T> queue = new ConcurrentLinkedQueue<>();
+    /** True while the loop is in, or about to enter, a blocking select. */
+    private final AtomicBoolean sleeping = new AtomicBoolean();
+    /** Set by {@link #wake}: the loop must not sleep before it has read its clock again. */
+    private volatile boolean wakeRequested;
+
+    // Owned by the loop thread.
+    private final Consumer<SelectionKey> onSelected = this::onSelected;
+    private Registration[] ready = new Registration[8];
+    private int readyCount;
+    /** Registrations to ask before the next sleep. */
+    private Registration[] toCheck = new Registration[8];
+    private int toCheckCount;
+    /** The other of two lists, swapped each poll: the one being checked. */
+    private Registration[] checkedLast = new Registration[8];
+    /** Registrations left out of the select for now; see {@link #emptyFire}. */
+    private Registration[] muted = new Registration[4];
+    private int mutedCount;
+    private long round;
+
+    public EventLoop() {
+        try {
+            selector = Selector.open();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open a selector for the loop", e);
+        }
+    }
+
+    // ---- any thread ------------------------------------------------------------------------------
+
+    /** Queues {@code item} for the loop thread and wakes it if it sleeps. */
+    public void post(T item) {
+        queue.add(item);
+        wakeIfSleeping();
+    }
+
+    /** Wakes the loop thread with nothing queued, so it re-reads its clock. */
+    public void wake() {
+        wakeRequested = true;
+        wakeIfSleeping();
+    }
+
+    private void wakeIfSleeping() {
+        // The loop sets sleeping and then looks at the queue; a poster adds and then looks at
+        // sleeping. One of the two sees the other, so no item is left unread while the loop sleeps.
+        if (sleeping.get() && sleeping.compareAndSet(true, false)) {
+            selector.wakeup(); // not an interruptible channel: safe from an interrupted thread
+        }
+    }
+
+    // ---- the loop thread -------------------------------------------------------------------------
+
+    /** The next queued item, or null. */
+    public T next() {
+        return queue.poll();
+    }
+
+    /**
+     * Watches {@code socket} from now until {@link Registration#cancel()}; cancel before closing the
+     * socket.
+     *
+     * @param events {@link ZMQ.Poller#POLLIN}, {@link ZMQ.Poller#POLLOUT} or both
+     */
+    public Registration register(ZMQ.Socket socket, int events, Object attachment) {
+        Registration r = new Registration(this, socket, events, attachment);
+        try {
+            r.key = socket.getFD().register(selector, SelectionKey.OP_READ, r);
+        } catch (ClosedChannelException e) {
+            throw new IllegalStateException("the socket is closed", e);
+        }
+        check(r); // it may have become ready before it was registered
+        return r;
+    }
+
+    /**
+     * Waits until a registered socket is ready, an item is posted, {@link #wake} is called, or the
+     * timeout passes; then {@link #ready(int)} gives the sockets found ready.
+     *
+     * @param timeoutMillis 0 to only look, negative to wait without a timeout
+     * @return how many sockets are ready
+     */
+    public int poll(long timeoutMillis) {
+        int mutedBefore = mutedCount;
+        round++;
+        for (int i = 0; i < readyCount; i++) {
+            ready[i] = null;
+        }
+        readyCount = 0;
+        // Those found ready queue themselves again, for the check before the next poll's sleep.
+        Registration[] checking = toCheck;
+        int n = toCheckCount;
+        toCheck = checkedLast;
+        toCheckCount = 0;
+        checkedLast = checking;
+        for (int i = 0; i < n; i++) {
+            Registration r = checking[i];
+            checking[i] = null;
+            r.checkQueued = false;
+            if (r.key != null) {
+                probe(r);
+            }
+        }
+        try {
+            if (timeoutMillis == 0 || readyCount > 0) {
+                selector.selectNow(onSelected);
+            } else {
+                sleeping.set(true);
+                if (!queue.isEmpty() || wakeRequested) {
+                    sleeping.set(false);
+                    selector.selectNow(onSelected);
+                } else {
+                    long wait = mutedBefore > 0 && (timeoutMillis < 0 || timeoutMillis > 1) ? 1 : Math.max(0, timeoutMillis);
+                    selector.select(onSelected, wait);
+                    sleeping.set(false);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("the loop's selector failed", e);
+        }
+        wakeRequested = false;
+        if (mutedBefore > 0) {
+            unmute(mutedBefore);
+        }
+        return readyCount;
+    }
+
+    /** The {@code index}th socket found ready by the last {@link #poll}. */
+    public Registration ready(int index) {
+        return ready[index];
+    }
+
+    private void onSelected(SelectionKey key) {
+        Registration r = (Registration) key.attachment();
+        if (r.readyRound != round) {
+            probe(r); // reads the socket's commands, which also silences its descriptor
+            if (r.readyRound != round) {
+                emptyFire(r);
+            } else {
+                r.emptyFires = 0;
+            }
+        }
+    }
+
+    /**
+     * The descriptor fired and the socket had nothing for us. Usually a command for the socket that
+     * asked for nothing we wait for; but JeroMQ's sender writes its signal byte before it counts it,
+     * and until it counts it the socket ignores the byte, which keeps the descriptor readable. A
+     * sender preempted in between (common on a busy machine) would have us spin on the descriptor,
+     * taking the very CPU it needs; so a descriptor that fires empty twice in a row is left out of
+     * the select for a millisecond while the sender finishes.
+     */
+    private void emptyFire(Registration r) {
+        if (++r.emptyFires >= 2 && !r.muted) {
+            r.muted = true;
+            r.key.interestOps(0);
+            if (mutedCount == muted.length) {
+                muted = Arrays.copyOf(muted, mutedCount * 2);
+            }
+            muted[mutedCount++] = r;
+        }
+    }
+
+    /**
+     * Watches the first {@code n} muted descriptors again, after one select without them, and has
+     * their sockets asked before the next sleep: their senders may have counted by now.
+     */
+    private void unmute(int n) {
+        for (int i = 0; i < n; i++) {
+            Registration r = muted[i];
+            r.muted = false;
+            if (r.key != null) {
+                r.key.interestOps(SelectionKey.OP_READ);
+                check(r);
+            }
+        }
+        System.arraycopy(muted, n, muted, 0, mutedCount - n);
+        Arrays.fill(muted, mutedCount - n, mutedCount, null);
+        mutedCount -= n;
+    }
+
+    /** Asks the socket what it can do now; records it as ready if that is something it wants. */
+    private void probe(Registration r) {
+        int events = r.socket.getEvents();
+        // -1: the context was terminated; report it so the owner's next operation tells it so.
+        r.readyEvents = events < 0 ? r.events : events & r.events;
+        if (r.readyEvents != 0 && r.readyRound != round) {
+            r.readyRound = round;
+            if (readyCount == ready.length) {
+                ready = Arrays.copyOf(ready, readyCount * 2);
+            }
+            ready[readyCount++] = r;
+            check(r); // the owner will use it: look again before the next sleep
+        }
+    }
+
+    private void check(Registration r) {
+        if (r.checkQueued) {
+            return;
+        }
+        r.checkQueued = true;
+        if (toCheckCount == toCheck.length) {
+            toCheck = Arrays.copyOf(toCheck, toCheckCount * 2);
+        }
+        toCheck[toCheckCount++] = r;
+    }
+
+    /** Closes the selector; the sockets stay open and belong to their owner. */
+    @Override
+    public void close() {
+        try {
+            selector.close();
+        } catch (IOException e) {
+            // Nothing to recover: it is being discarded.
+        }
+    }
+
+    /** A socket watched by the loop; belongs to the loop thread. */
+    public static final class Registration {
+        private final EventLoop<?> loop;
+        private final ZMQ.Socket socket;
+        private final Object attachment;
+        private int events;
+        private int readyEvents;
+        private long readyRound = -1;
+        private boolean checkQueued;
+        private int emptyFires;
+        private boolean muted;
+        private SelectionKey key;
+
+        private Registration(EventLoop<?> loop, ZMQ.Socket socket, int events, Object attachment) {
+            this.loop = loop;
+            this.socket = socket;
+            this.events = events;
+            this.attachment = attachment;
+        }
+
+        public ZMQ.Socket socket() {
+            return socket;
+        }
+
+        public Object attachment() {
+            return attachment;
+        }
+
+        /** Changes what the loop waits for on this socket. */
+        public void events(int events) {
+            if ((events & ~this.events) != 0) {
+                loop.check(this); // it may have that already
+            }
+            this.events = events;
+        }
+
+        /** Tells the loop the socket was used (sent on), so it asks the socket again before sleeping. */
+        public void touched() {
+            loop.check(this);
+        }
+
+        /** Whether the last poll found a message to read. */
+        public boolean readable() {
+            return readyRound == loop.round && (readyEvents & ZMQ.Poller.POLLIN) != 0;
+        }
+
+        /** Whether the last poll found room to send. */
+        public boolean writable() {
+            return readyRound == loop.round && (readyEvents & ZMQ.Poller.POLLOUT) != 0;
+        }
+
+        /** Stops watching the socket; call it before the socket is closed. */
+        public void cancel() {
+            if (key != null) {
+                key.cancel();
+                key = null;
+            }
+        }
+    }
+}
