@@ -25,13 +25,12 @@ import java.util.Set;
 public final class BenchMain {
     /** A trial is retried when other processes took more than this share of the machine. */
     static final double MAX_FOREIGN_SHARE = 0.10;
-    static final int MAX_RETRIES_PER_ROUND = 2;
 
     private BenchMain() {}
 
     /** How long things run. */
-    record Timing(Duration zmqWarmup, Duration httpWarmup, Duration window, int rounds, int idleStreams,
-            Duration idleHold) {}
+    record Timing(Duration zmqWarmup, Duration httpWarmup, Duration window, int rounds, int retries,
+            int idleStreams, Duration idleHold) {}
 
     public static void main(String[] args) throws Exception {
         boolean quick = false;
@@ -55,12 +54,12 @@ public final class BenchMain {
             }
         }
         Timing timing = quick
-                ? new Timing(Duration.ofSeconds(3), Duration.ofSeconds(5), Duration.ofSeconds(2), 3, 2_000,
+                ? new Timing(Duration.ofSeconds(2), Duration.ofSeconds(4), Duration.ofSeconds(2), 3, 1, 2_000,
                         Duration.ofSeconds(10))
-                : new Timing(Duration.ofSeconds(5), Duration.ofSeconds(12), Duration.ofSeconds(5), 5, 10_000,
+                : new Timing(Duration.ofSeconds(5), Duration.ofSeconds(12), Duration.ofSeconds(5), 5, 2, 10_000,
                         Duration.ofSeconds(30));
         if (rounds != null) {
-            timing = new Timing(timing.zmqWarmup(), timing.httpWarmup(), timing.window(), rounds,
+            timing = new Timing(timing.zmqWarmup(), timing.httpWarmup(), timing.window(), rounds, timing.retries(),
                     timing.idleStreams(), timing.idleHold());
         }
         int cores = Runtime.getRuntime().availableProcessors();

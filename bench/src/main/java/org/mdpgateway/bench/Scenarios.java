@@ -129,8 +129,8 @@ final class Scenarios implements AutoCloseable {
                 System.out.printf(Locale.ROOT, "   round %d: limit %.0f/s, candidate %.0f/s, ratio %.3f, cpu %.0f/%.0f us/op,"
                                 + " foreign %.0f%%%s%n", round + 1, l.opsPerSecond(), c.opsPerSecond(),
                         c.opsPerSecond() / l.opsPerSecond(), c.serverCpuUsPerOp(), l.serverCpuUsPerOp(), 100 * foreign,
-                        bad ? (attempt < BenchMain.MAX_RETRIES_PER_ROUND ? " (dropped, retrying)" : " (kept: out of retries)") : "");
-                if (!bad || attempt >= BenchMain.MAX_RETRIES_PER_ROUND) {
+                        bad ? (attempt < timing.retries() ? " (dropped, retrying)" : " (kept: out of retries)") : "");
+                if (!bad || attempt >= timing.retries()) {
                     candidates.add(c);
                     limits.add(l);
                     break;
