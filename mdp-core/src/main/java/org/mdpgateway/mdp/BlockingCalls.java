@@ -1,0 +1,172 @@
+package org.mdpgateway.mdp;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.zeromq.SocketType;
+import org.zeromq.ZContext;
+import org.zeromq.ZMQ;
+import org.zeromq.ZMQException;
+
+/**
+ * {@link MdpClient#request} on the caller's own thread: the caller takes a socket from a pool, sends,
+ * waits in the socket's own blocking receive and gives the socket back, so a blocking request costs
+ * no hand-over to the client's I/O thread and back, two thread wake-ups per request. The rules are
+ * those of the I/O thread's path (18/MDP client reliability): on no reply within the timeout, close
+ * that socket, open a new one and resend, up to the attempts allowed, but never after a PARTIAL.
+ *
+ * <p>Thread safe. A socket belongs to one caller from {@code take} to {@code give back}; the pool
+ * hands it over with the memory barrier a socket moving between threads needs. The sockets are not
+ * tracked by the client's {@link ZContext}, which must not close them under a caller; on close,
+ * idle ones are closed here and busy ones by their callers, who look at {@code closed} at least every
+ * {@link #CLOSED_CHECK_MILLIS}.
+ */
+final class BlockingCalls {
+    static final int CLOSED_CHECK_MILLIS = 200;
+
+    private final ZContext context;
+    private final String endpoint;
+    private final Duration handshakeTimeout;
+    private final int maxAttempts;
+    private final int maxIdle;
+    private final BooleanSupplier closed;
+    private final ConcurrentLinkedDeque<ZMQ.Socket> idle = new ConcurrentLinkedDeque<>();
+    private final AtomicInteger idleCount = new AtomicInteger();
+
+    BlockingCalls(ZContext context, String endpoint, Duration handshakeTimeout, int maxAttempts, int maxIdle,
+            BooleanSupplier closed) {
+        this.context = context;
+        this.endpoint = endpoint;
+        this.handshakeTimeout = handshakeTimeout;
+        this.maxAttempts = maxAttempts;
+        this.maxIdle = maxIdle;
+        this.closed = closed;
+    }
+
+    Reply request(ClientCommand.Request request, Duration timeout) {
+        long timeoutNanos = timeout.toNanos();
+        ZMQ.Socket socket = take();
+        List<Body> partials = null;
+        int attempts = 0;
+        try {
+            while (true) {
+                attempts++;
+                // Without room now the attempt still waits out its timeout, then resends on a new socket.
+                MdpSockets.send(socket, request);
+                long deadline = System.nanoTime() + timeoutNanos;
+                while (true) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        break;
+                    }
+                    checkOpen();
+                    socket.setReceiveTimeOut((int) Math.max(1, Math.min(CLOSED_CHECK_MILLIS, left / 1_000_000 + 1)));
+                    List<byte[]> frames = MdpSockets.receive(socket, 0);
+                    if (frames == null) {
+                        continue;
+                    }
+                    ClientCommand reply = replyOf(frames, request.service());
+                    if (reply instanceof ClientCommand.Partial) {
+                        if (partials == null) {
+                            partials = new ArrayList<>();
+                        }
+                        partials.add(reply.body());
+                    } else if (reply instanceof ClientCommand.Final) {
+                        giveBack(socket);
+                        socket = null;
+                        return new Reply(request.service(), partials == null ? List.of() : partials, reply.body());
+                    }
+                }
+                int received = partials == null ? 0 : partials.size();
+                if (received > 0 || attempts >= maxAttempts) {
+                    throw new RequestTimeoutException(request.service(), timeout, attempts, received);
+                }
+                // 18/MDP: close the socket, open a new one and resend.
+                socket = replace(socket);
+            }
+        } catch (ZMQException e) {
+            if (closed.getAsBoolean()) { // the context ended under a wait
+                throw new ClientClosedException("client for " + endpoint + " is closed");
+            }
+            throw e;
+        } finally {
+            if (socket != null) {
+                socket.close(); // abandoned mid-request: a late reply must not reach the next caller
+            }
+        }
+    }
+
+    /** A reply for {@code service}, or null for anything else (dropped, as the I/O thread does). */
+    private static ClientCommand replyOf(List<byte[]> frames, String service) {
+        MdpCommand command;
+        try {
+            command = MdpCodec.decode(frames);
+        } catch (MalformedMessageException e) {
+            return null;
+        }
+        if (command instanceof ClientCommand reply && reply.type() != MdpProtocol.ClientCommandType.REQUEST
+                && reply.service().equals(service)) {
+            return reply;
+        }
+        return null;
+    }
+
+    private void checkOpen() {
+        if (closed.getAsBoolean()) {
+            throw new ClientClosedException("client for " + endpoint + " is closed");
+        }
+    }
+
+    private ZMQ.Socket take() {
+        checkOpen();
+        ZMQ.Socket socket = idle.pollFirst();
+        if (socket == null) {
+            return open();
+        }
+        idleCount.decrementAndGet();
+        // A well-behaved broker sends nothing after a FINAL; drop anything a faulty one did.
+        while (MdpSockets.receive(socket) != null) {
+            // dropped
+        }
+        return socket;
+    }
+
+    private ZMQ.Socket replace(ZMQ.Socket socket) {
+        socket.close();
+        checkOpen();
+        return open();
+    }
+
+    private ZMQ.Socket open() {
+        // Not created through the ZContext, which would close it under its caller on close.
+        ZMQ.Socket socket = context.getContext().socket(SocketType.DEALER);
+        socket.setLinger(0);
+        socket.setHandshakeIvl((int) Math.min(Integer.MAX_VALUE, handshakeTimeout.toMillis()));
+        socket.connect(endpoint);
+        return socket;
+    }
+
+    private void giveBack(ZMQ.Socket socket) {
+        if (idleCount.incrementAndGet() > maxIdle) {
+            idleCount.decrementAndGet();
+            socket.close();
+            return;
+        }
+        idle.addFirst(socket);
+        if (closed.getAsBoolean()) {
+            closeIdle(); // closed meanwhile: whoever closed may have emptied the pool already
+        }
+    }
+
+    /** Closes the idle sockets; busy ones are closed by their callers. */
+    void closeIdle() {
+        ZMQ.Socket socket;
+        while ((socket = idle.pollFirst()) != null) {
+            idleCount.decrementAndGet();
+            socket.close();
+        }
+    }
+}
