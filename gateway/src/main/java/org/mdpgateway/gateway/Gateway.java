@@ -10,6 +10,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.mdpgateway.broker.Broker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,6 +49,9 @@ public final class Gateway implements AutoCloseable {
             this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining);
             this.app = Javalin.create(javalin -> {
                 javalin.startup.showJavalinBanner = false;
+                QueuedThreadPool httpThreads = new QueuedThreadPool(config.httpMaxThreads(), 8, 60_000);
+                httpThreads.setName("JettyServerThreadPool");
+                javalin.jetty.threadPool = httpThreads;
                 javalin.jetty.modifyServer(server -> {
                     // Javalin's default stop is not graceful; this lets requests in flight finish.
                     server.insertHandler(new GracefulHandler());

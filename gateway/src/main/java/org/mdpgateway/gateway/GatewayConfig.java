@@ -20,6 +20,8 @@ import org.mdpgateway.broker.BrokerConfig;
  * @param maxBufferedParts how many reply parts one slow reader may have waiting before its stream
  *     ends with an error
  * @param drainGrace how long in-flight requests may take to finish when the gateway stops
+ * @param httpMaxThreads the most threads the HTTP server may run; requests waiting for a reply hold
+ *     none, so these only parse requests, read bodies and run handlers
  */
 public record GatewayConfig(
         BrokerConfig broker,
@@ -32,7 +34,8 @@ public record GatewayConfig(
         boolean demoWorkers,
         Duration pingInterval,
         int maxBufferedParts,
-        Duration drainGrace) {
+        Duration drainGrace,
+        int httpMaxThreads) {
 
     public static final int DEFAULT_HTTP_PORT = 8080;
     public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(30);
@@ -41,6 +44,10 @@ public record GatewayConfig(
     public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(15);
     public static final int DEFAULT_MAX_BUFFERED_PARTS = 1024;
     public static final Duration DEFAULT_DRAIN_GRACE = Duration.ofSeconds(10);
+    /** Javalin's own default is 250; replies need no thread, so fewer keep a burst of streams cheap. */
+    public static final int DEFAULT_HTTP_MAX_THREADS = 100;
+    /** Below this Jetty cannot run its acceptors and selectors and still serve. */
+    public static final int MIN_HTTP_MAX_THREADS = 16;
 
     public GatewayConfig {
         Objects.requireNonNull(broker, "broker");
@@ -63,53 +70,62 @@ public record GatewayConfig(
             throw new IllegalArgumentException("max buffered parts must be positive, got " + maxBufferedParts);
         }
         Objects.requireNonNull(drainGrace, "drainGrace");
+        if (httpMaxThreads < MIN_HTTP_MAX_THREADS) {
+            throw new IllegalArgumentException("HTTP max threads must be at least " + MIN_HTTP_MAX_THREADS + ", got "
+                    + httpMaxThreads);
+        }
     }
 
     /** The defaults around {@code broker}: port 8080 on every interface, no demo workers. */
     public static GatewayConfig defaults(BrokerConfig broker) {
         return new GatewayConfig(broker, "0.0.0.0", DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
-                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_DRAIN_GRACE);
+                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS);
     }
 
     public GatewayConfig withHttp(String host, int port) {
         return new GatewayConfig(broker, host, port, requestTimeout, maxRequestTimeout, maxBodyBytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, drainGrace);
+                demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withTimeouts(Duration defaultTimeout, Duration maxTimeout) {
         return new GatewayConfig(broker, httpHost, httpPort, defaultTimeout, maxTimeout, maxBodyBytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, drainGrace);
+                demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withMaxBodyBytes(long bytes) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, bytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, drainGrace);
+                demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withDemoWorkers(boolean demo) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demo, pingInterval, maxBufferedParts, drainGrace);
+                corsOrigins, demo, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withPingInterval(Duration interval) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, interval, maxBufferedParts, drainGrace);
+                corsOrigins, demoWorkers, interval, maxBufferedParts, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withMaxBufferedParts(int parts) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, parts, drainGrace);
+                corsOrigins, demoWorkers, pingInterval, parts, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withCorsOrigins(List<String> origins) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                origins, demoWorkers, pingInterval, maxBufferedParts, drainGrace);
+                origins, demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withDrainGrace(Duration grace) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, grace);
+                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, grace, httpMaxThreads);
+    }
+
+    public GatewayConfig withHttpMaxThreads(int threads) {
+        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
+                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, drainGrace, threads);
     }
 
     private static void requirePositive(Duration d, String what) {

@@ -42,6 +42,8 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
             + GatewayConfig.DEFAULT_PING_INTERVAL.toMillis() + ")\n"
             + "  --drain-grace-ms N            how long requests in flight may finish on SIGTERM (default "
             + GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis() + ")\n"
+            + "  --http-max-threads N          most HTTP server threads; waiting replies hold none (default "
+            + GatewayConfig.DEFAULT_HTTP_MAX_THREADS + ", at least " + GatewayConfig.MIN_HTTP_MAX_THREADS + ")\n"
             + "  --demo-workers                run the demo services echo and count in process\n"
             + "  --access-log                  log one line per HTTP request (logger mdp-gateway.access; off by default)\n"
             + "  --help                        this text\n"
@@ -51,7 +53,7 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
             "--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms", "--max-queued",
             "--max-queued-total", "--max-resends", "--busy-worker-expiry-ms", "--max-collected-reply-bytes",
             "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin",
-            "--ping-interval-ms", "--drain-grace-ms");
+            "--ping-interval-ms", "--drain-grace-ms", "--http-max-threads");
     private static final List<String> REPEATABLE = List.of("--broker-bind", "--cors-origin");
     private static final List<String> SWITCHES = List.of("--demo-workers", "--access-log", "--help");
 
@@ -129,6 +131,8 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
                 .withPingInterval(millis(values, "--ping-interval-ms", GatewayConfig.DEFAULT_PING_INTERVAL))
                 .withDrainGrace(Duration.ofMillis(number(values, "--drain-grace-ms",
                         GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis(), 0)))
+                .withHttpMaxThreads((int) number(values, "--http-max-threads", GatewayConfig.DEFAULT_HTTP_MAX_THREADS,
+                        GatewayConfig.MIN_HTTP_MAX_THREADS))
                 .withDemoWorkers(demo);
         return new GatewayFlags(config, help, accessLog);
     }

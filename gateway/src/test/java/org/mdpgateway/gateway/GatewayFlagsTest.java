@@ -83,6 +83,16 @@ class GatewayFlagsTest {
     }
 
     @Test
+    void httpMaxThreads_hasADefault_aFlag_andAFloor() {
+        assertEquals(GatewayConfig.DEFAULT_HTTP_MAX_THREADS, GatewayFlags.parse(new String[0], Map.of()).config().httpMaxThreads());
+        assertEquals(40, GatewayFlags.parse(new String[] {"--http-max-threads", "40"}, Map.of()).config().httpMaxThreads());
+        assertEquals(32, GatewayFlags.parse(new String[0], Map.of("MDPGW_HTTP_MAX_THREADS", "32")).config().httpMaxThreads());
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> GatewayFlags.parse(new String[] {"--http-max-threads", "4"}, Map.of())).getMessage()
+                .contains("--http-max-threads"));
+    }
+
+    @Test
     void badFlags_areRefusedNamingTheFlag() {
         assertTrue(assertThrows(IllegalArgumentException.class,
                 () -> GatewayFlags.parse(new String[] {"--bogus"}, Map.of())).getMessage().contains("--bogus"));
