@@ -91,6 +91,11 @@ final class BlockingCalls {
             if (closed.getAsBoolean()) { // the context ended under a wait
                 throw new ClientClosedException("client for " + endpoint + " is closed");
             }
+            if (e.getErrorCode() == ZMQ.Error.EINTR.getCode()) {
+                // JeroMQ clears the thread's interrupt as it gives up; the caller's code needs it.
+                Thread.currentThread().interrupt();
+                throw new MdpException("interrupted while waiting for a reply from '" + request.service() + "'", e);
+            }
             throw e;
         } finally {
             if (socket != null) {

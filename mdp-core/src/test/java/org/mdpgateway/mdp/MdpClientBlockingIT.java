@@ -161,6 +161,30 @@ class MdpClientBlockingIT {
     }
 
     @Test
+    void anInterruptedCaller_getsAnMdpException_andKeepsItsInterrupt() throws Exception {
+        MdpClient client = client(Duration.ofSeconds(30), 1);
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        Thread caller = new Thread(() -> {
+            try {
+                client.request("never", Body.ofStrings("x"));
+                outcome.complete(null);
+            } catch (RuntimeException e) {
+                outcome.complete(Thread.currentThread().isInterrupted() ? e : new AssertionError("interrupt lost", e));
+            }
+        });
+        caller.start();
+        receive();
+        caller.interrupt();
+        Throwable thrown = outcome.get(5, TimeUnit.SECONDS);
+        assertTrue(thrown instanceof MdpException && !(thrown instanceof ClientClosedException), String.valueOf(thrown));
+        // The client still serves other callers.
+        CompletableFuture<Reply> next = CompletableFuture.supplyAsync(() -> client.request("echo", Body.ofStrings("y")));
+        List<byte[]> request = receive();
+        reply(request.get(0), 3, "echo", "still here");
+        assertEquals("still here", next.get(5, TimeUnit.SECONDS).finalBody().string(0));
+    }
+
+    @Test
     void closeWhileACallerWaits_failsItWithClientClosed() throws Exception {
         MdpClient client = client(Duration.ofSeconds(30), 1);
         CompletableFuture<Reply> reply = CompletableFuture.supplyAsync(() -> client.request("never", Body.ofStrings("x")));
