@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -129,9 +128,5 @@ public final class BenchMain {
             return "";
         }
         return (Boolean.TRUE.equals(met) ? "met: " : "MISSED: ") + target;
-    }
-
-    static List<Object> list(Object... items) {
-        return new ArrayList<>(List.of(items));
     }
 }

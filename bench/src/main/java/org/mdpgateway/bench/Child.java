@@ -66,10 +66,6 @@ final class Child implements AutoCloseable {
         return process.pid();
     }
 
-    String name() {
-        return name;
-    }
-
     /** Waits until a TCP connection to {@code port} on loopback succeeds. */
     Child awaitPort(int port, Duration timeout) {
         long end = System.nanoTime() + timeout.toNanos();

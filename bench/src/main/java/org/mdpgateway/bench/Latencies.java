@@ -14,10 +14,6 @@ final class Latencies {
         nanos[count++] = latencyNanos;
     }
 
-    int count() {
-        return count;
-    }
-
     /** p50, p99 and p99.9 in microseconds over every recorder given. */
     static double[] percentilesUs(Iterable<Latencies> recorders) {
         int total = 0;

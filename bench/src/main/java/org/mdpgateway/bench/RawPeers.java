@@ -139,10 +139,6 @@ final class RawPeers {
             return () -> call(socket);
         }
 
-        int count() {
-            return sockets.length;
-        }
-
         private boolean call(ZMQ.Socket socket) {
             if (shape == Shape.MDP) {
                 socket.sendMore(MDPC);
