@@ -68,7 +68,7 @@ final class BlockingCalls {
                     if (frames == null) {
                         continue;
                     }
-                    ClientCommand reply = replyOf(frames, request.service());
+                    ClientCommand reply = MdpClient.replyFor(frames, request.service());
                     if (reply instanceof ClientCommand.Partial) {
                         if (partials == null) {
                             partials = new ArrayList<>();
@@ -104,21 +104,6 @@ final class BlockingCalls {
         }
     }
 
-    /** A reply for {@code service}, or null for anything else (dropped, as the I/O thread does). */
-    private static ClientCommand replyOf(List<byte[]> frames, String service) {
-        MdpCommand command;
-        try {
-            command = MdpCodec.decode(frames);
-        } catch (MalformedMessageException e) {
-            return null;
-        }
-        if (command instanceof ClientCommand reply && reply.type() != MdpProtocol.ClientCommandType.REQUEST
-                && reply.service().equals(service)) {
-            return reply;
-        }
-        return null;
-    }
-
     private void checkOpen() {
         if (closed.getAsBoolean()) {
             throw new ClientClosedException("client for " + endpoint + " is closed");
@@ -132,10 +117,7 @@ final class BlockingCalls {
             return open();
         }
         idleCount.decrementAndGet();
-        // A well-behaved broker sends nothing after a FINAL; drop anything a faulty one did.
-        while (MdpSockets.receive(socket) != null) {
-            // dropped
-        }
+        MdpClient.dropStale(socket);
         return socket;
     }
 
@@ -147,11 +129,7 @@ final class BlockingCalls {
 
     private ZMQ.Socket open() {
         // Not created through the ZContext, which would close it under its caller on close.
-        ZMQ.Socket socket = context.getContext().socket(SocketType.DEALER);
-        socket.setLinger(0);
-        socket.setHandshakeIvl((int) Math.min(Integer.MAX_VALUE, handshakeTimeout.toMillis()));
-        socket.connect(endpoint);
-        return socket;
+        return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER), endpoint, handshakeTimeout);
     }
 
     private void giveBack(ZMQ.Socket socket) {

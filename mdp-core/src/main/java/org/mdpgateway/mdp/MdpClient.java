@@ -371,17 +371,8 @@ public final class MdpClient implements AutoCloseable {
     private void readReplies(Call call) {
         List<byte[]> frames;
         while (call.conn != null && (frames = MdpSockets.receive(call.conn.socket)) != null) {
-            MdpCommand command;
-            try {
-                command = MdpCodec.decode(frames);
-            } catch (MalformedMessageException e) {
-                log.debug("dropped a malformed reply for '{}': {}", call.request.service(), e.getMessage());
-                continue;
-            }
-            if (!(command instanceof ClientCommand reply)
-                    || reply.type() == MdpProtocol.ClientCommandType.REQUEST
-                    || !reply.service().equals(call.request.service())) {
-                log.debug("dropped an unexpected reply for '{}': {}", call.request.service(), command);
+            ClientCommand reply = replyFor(frames, call.request.service());
+            if (reply == null) {
                 continue;
             }
             if (reply instanceof ClientCommand.Partial) {
@@ -397,9 +388,34 @@ public final class MdpClient implements AutoCloseable {
         }
     }
 
+    /**
+     * The PARTIAL or FINAL for {@code service} that {@code frames} hold, or null for anything else,
+     * which is dropped: a malformed message, a request, or a reply for another service.
+     */
+    static ClientCommand replyFor(List<byte[]> frames, String service) {
+        MdpCommand command;
+        try {
+            command = MdpCodec.decode(frames);
+        } catch (MalformedMessageException e) {
+            log.debug("dropped a malformed reply for '{}': {}", service, e.getMessage());
+            return null;
+        }
+        if (!(command instanceof ClientCommand reply) || reply.type() == MdpProtocol.ClientCommandType.REQUEST
+                || !reply.service().equals(service)) {
+            log.debug("dropped an unexpected reply for '{}': {}", service, command);
+            return null;
+        }
+        return reply;
+    }
+
     /** An idle socket got a message: a well-behaved broker sends nothing after a FINAL. */
     private static void dropStale(Conn conn) {
-        while (MdpSockets.receive(conn.socket) != null) {
+        dropStale(conn.socket);
+    }
+
+    /** Drops what a reused socket holds; a well-behaved broker sends nothing after a FINAL. */
+    static void dropStale(ZMQ.Socket socket) {
+        while (MdpSockets.receive(socket) != null) {
             log.debug("dropped a reply that arrived after a FINAL");
         }
     }

@@ -28,7 +28,11 @@ public final class MdpSockets {
      * timeout (see {@link #DEFAULT_HANDSHAKE_TIMEOUT}).
      */
     public static ZMQ.Socket connectDealer(ZContext context, String endpoint, Duration handshakeTimeout) {
-        ZMQ.Socket socket = context.createSocket(SocketType.DEALER);
+        return connectDealer(context.createSocket(SocketType.DEALER), endpoint, handshakeTimeout);
+    }
+
+    /** Configures a new DEALER {@code socket} as {@link #connectDealer(ZContext, String, Duration)} does and connects it. */
+    static ZMQ.Socket connectDealer(ZMQ.Socket socket, String endpoint, Duration handshakeTimeout) {
         socket.setLinger(0);
         socket.setHandshakeIvl((int) Math.min(Integer.MAX_VALUE, handshakeTimeout.toMillis()));
         socket.connect(endpoint);
