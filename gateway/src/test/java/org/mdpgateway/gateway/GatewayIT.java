@@ -208,6 +208,9 @@ class GatewayIT {
         assertEquals("hello", response.body());
         assertEquals("application/octet-stream", response.headers().firstValue("Content-Type").orElse(""));
         assertEquals("my-id-42", response.headers().firstValue("X-Request-Id").orElse(""));
+        // A reply that is one FINAL is whole when it is written: a length, not chunks.
+        assertEquals("5", response.headers().firstValue("Content-Length").orElse(""));
+        assertTrue(response.headers().firstValue("Transfer-Encoding").isEmpty());
         assertTrue(post("/services/echo", "x").headers().firstValue("X-Request-Id").orElse("").length() >= 32,
                 "a request id is made up when none is sent");
     }
@@ -574,8 +577,9 @@ class GatewayIT {
     }
 
     @Test
-    void manyConcurrentStreams_doNotTakeAThreadEach() throws Exception {
-        start();
+    void manyConcurrentStreams_doNotTakeAThreadEach_andTheHttpPoolStaysWithinItsCap() throws Exception {
+        int httpMaxThreads = 16;
+        start(config().withHttpMaxThreads(httpMaxThreads));
         CountDownLatch release = new CountDownLatch(1);
         for (int w = 0; w < 4; w++) {
             closeables.add(MdpWorker.builder(gateway.localBrokerEndpoint(), "wait").start((request, partials) -> {
@@ -601,6 +605,10 @@ class GatewayIT {
         assertTrue(get("/metrics").body().contains("mdpgw_inflight " + requests), "all requests waiting at once");
         assertTrue(Thread.activeCount() - threadsBefore < requests / 3,
                 "waiting requests hold no thread each: " + (Thread.activeCount() - threadsBefore) + " new threads");
+        long httpThreads = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("JettyServerThreadPool")).count();
+        assertTrue(httpThreads > 0 && httpThreads <= httpMaxThreads,
+                httpThreads + " HTTP threads, the cap is " + httpMaxThreads);
         release.countDown();
         for (int i = 0; i < requests; i++) {
             HttpResponse<String> r = pending.get(i).get(30, TimeUnit.SECONDS);
