@@ -52,7 +52,6 @@ public final class MdpClient implements AutoCloseable {
     private final Duration handshakeTimeout;
 
     private final ZContext context;
-    private final boolean ownsContext;
     /** Its queue is how other threads reach the I/O thread; the rest of it belongs to that thread. */
     private final EventLoop<Object> loop = new EventLoop<>();
     /** {@link #request} on the caller's thread; null when a test's ticker drives the deadlines. */
@@ -78,8 +77,7 @@ public final class MdpClient implements AutoCloseable {
         this.maxIdleSockets = b.maxIdleSockets;
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
-        this.ownsContext = b.context == null;
-        this.context = ownsContext ? new ZContext(1) : b.context;
+        this.context = b.context == null ? SharedContext.get() : b.context;
         // With a clock of its own (a test's), every request goes through the I/O thread, which reads it.
         this.blockingCalls = b.tickerGiven ? null
                 : new BlockingCalls(context, endpoint, handshakeTimeout, maxAttempts, maxIdleSockets, () -> closed);
@@ -268,10 +266,7 @@ public final class MdpClient implements AutoCloseable {
             failQueued();
             loop.close();
             if (blockingCalls != null) {
-                blockingCalls.closeIdle(); // before the context ends, which waits for every socket
-            }
-            if (ownsContext) {
-                context.close();
+                blockingCalls.closeIdle();
             }
             log.debug("MDP client for {} closed", endpoint);
         }
@@ -647,7 +642,8 @@ public final class MdpClient implements AutoCloseable {
 
         /**
          * A ZeroMQ context to create sockets in, shared with the caller, who closes it; needed to
-         * reach an {@code inproc://} endpoint bound in that context. Default: a context of its own.
+         * reach an {@code inproc://} endpoint bound in that context. Default: one context shared by the
+         * clients and workers of this process that were given none, which lives as long as the process.
          */
         public Builder context(ZContext context) {
             this.context = Objects.requireNonNull(context, "context");

@@ -4,8 +4,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -53,10 +51,9 @@ public final class MdpWorker implements AutoCloseable {
     private final RequestHandler handler;
 
     private final ZContext context;
-    private final boolean ownsContext;
     /** Its queue is how the handler and closing threads reach the I/O thread; the rest is that thread's. */
     private final EventLoop<Object> loop = new EventLoop<>();
-    private final ExecutorService handlerThread;
+    private final HandlerThread handlerThread;
     private final Thread ioThread;
     private volatile boolean closed;
 
@@ -85,15 +82,10 @@ public final class MdpWorker implements AutoCloseable {
         this.reconnectNanos = b.reconnectDelay.toNanos();
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
-        this.ownsContext = b.context == null;
-        this.context = ownsContext ? new ZContext(1) : b.context;
+        this.context = b.context == null ? SharedContext.get() : b.context;
         this.errorReply = b.errorReply;
         this.handler = handler;
-        this.handlerThread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "mdp-worker-" + service + "-handler");
-            t.setDaemon(true);
-            return t;
-        });
+        this.handlerThread = new HandlerThread("mdp-worker-" + service + "-handler");
         this.reconnectAt = ticker.nanoTime();
         this.ioThread = new Thread(this::runLoop, "mdp-worker-" + service);
         this.ioThread.setDaemon(true);
@@ -167,9 +159,6 @@ public final class MdpWorker implements AutoCloseable {
                 dropSocket();
             }
             loop.close();
-            if (ownsContext) {
-                context.close();
-            }
             log.info("worker for '{}' stopped", service);
         }
     }
@@ -440,7 +429,8 @@ public final class MdpWorker implements AutoCloseable {
 
         /**
          * A ZeroMQ context to create sockets in, shared with the caller, who closes it; needed to
-         * reach an {@code inproc://} endpoint bound in that context. Default: a context of its own.
+         * reach an {@code inproc://} endpoint bound in that context. Default: one context shared by the
+         * clients and workers of this process that were given none, which lives as long as the process.
          */
         public Builder context(ZContext context) {
             this.context = Objects.requireNonNull(context, "context");

@@ -196,4 +196,20 @@ class MdpClientBlockingIT {
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
         assertThrows(ClientClosedException.class, () -> client.request("never", Body.ofStrings("y")));
     }
+
+    @Test
+    void closingOneClientLeavesAnotherOfTheProcessWorking() throws Exception {
+        // Neither is given a context: they share the process's one, which close must not end.
+        MdpClient closed = client(Duration.ofSeconds(5), 1);
+        MdpClient open = client(Duration.ofSeconds(5), 1);
+        CompletableFuture<Reply> before = CompletableFuture.supplyAsync(() -> closed.request("svc", Body.ofStrings("a")));
+        reply(receive().get(0), 3, "svc", "A");
+        assertEquals("A", new String(before.get(5, TimeUnit.SECONDS).finalBody().frame(0), UTF_8));
+
+        closed.close();
+
+        CompletableFuture<Reply> after = CompletableFuture.supplyAsync(() -> open.request("svc", Body.ofStrings("b")));
+        reply(receive().get(0), 3, "svc", "B");
+        assertEquals("B", new String(after.get(5, TimeUnit.SECONDS).finalBody().frame(0), UTF_8));
+    }
 }

@@ -327,6 +327,21 @@ class MdpWorkerIT {
         assertNoMessage();
     }
 
+    @Test
+    void closingOneWorkerLeavesAnotherOfTheProcessServing() {
+        // Neither is given a context: they share the process's one, which close must not end.
+        MdpWorker first = start(builder(), echo());
+        byte[] firstId = awaitReady(noOthers()).identity;
+        start(builder(), echo());
+        byte[] secondId = awaitReady(new ArrayList<>(), firstId).identity;
+
+        first.close();
+        assertFrom(expect(), firstId, MDPW02, DISCONNECT);
+
+        send(secondId, MDPW02, REQUEST, CLIENT, EMPTY, bytes("still here"));
+        assertFrom(expect(), secondId, MDPW02, FINAL, CLIENT, EMPTY, bytes("still here"));
+    }
+
     // ---- 9. Malformed and unexpected input -------------------------------------------------------
 
     @Test
