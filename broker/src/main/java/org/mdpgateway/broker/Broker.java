@@ -127,8 +127,9 @@ public final class Broker implements AutoCloseable {
         if (body.isEmpty()) {
             throw new IllegalArgumentException("a request needs at least one body frame");
         }
-        long deadline = timeout == null ? Long.MAX_VALUE : ticker.nanoTime() + timeout.toNanos();
-        Submit submit = new Submit(service, body, deadline, handler);
+        long submittedAt = ticker.nanoTime();
+        long deadline = timeout == null ? Long.MAX_VALUE : submittedAt + timeout.toNanos();
+        Submit submit = new Submit(service, body, submittedAt, deadline, handler);
         if (!isRunning()) {
             handler.onFailure(new RequestFailure(RequestFailure.Reason.BROKER_STOPPED, "the broker is not running"));
             return submit;
@@ -191,6 +192,8 @@ public final class Broker implements AutoCloseable {
             // A ROUTER drops, silently, what a peer's full queue cannot take; a deep queue keeps a burst
             // of PARTIALs to a client that reads a little late from being lost.
             router.setSndHWM(SEND_QUEUE_PER_PEER);
+            // A peer that sends more is disconnected as its frame header arrives, before it is buffered.
+            router.setMaxMsgSize(config.maxMessageBytes());
             inbox.attach(context, router);
             bindAll(router);
             ZMQ.Socket socket = router;
@@ -239,9 +242,10 @@ public final class Broker implements AutoCloseable {
             bound.add(resolved != null ? resolved : endpoint);
         }
         boundEndpoints = List.copyOf(bound);
-        log.info("broker bound to {} (heartbeat {} ms x {}, request expiry {} ms, max queued {} per service)",
-                String.join(", ", boundEndpoints), config.heartbeatInterval().toMillis(), config.heartbeatLiveness(),
-                config.requestExpiry().toMillis(), config.maxQueuedPerService());
+        log.info("broker bound to {} (heartbeat {} ms x {}, request expiry {} ms, max queued {} per service and {} "
+                + "per client, max message {} bytes)", String.join(", ", boundEndpoints),
+                config.heartbeatInterval().toMillis(), config.heartbeatLiveness(), config.requestExpiry().toMillis(),
+                config.maxQueuedPerService(), config.maxQueuedPerClient(), config.maxMessageBytes());
     }
 
     private void loop(BrokerCore core, ZMQ.Socket router) {
@@ -293,8 +297,8 @@ public final class Broker implements AutoCloseable {
         Object item;
         while ((item = inbox.next()) != null) {
             if (item instanceof Submit submit) {
-                submit.request = core.submit(submit.service, submit.body, submit.deadline, submit.handler,
-                        ticker.nanoTime());
+                submit.request = core.submit(submit.service, submit.body, submit.submittedAt, submit.deadline,
+                        submit.handler, ticker.nanoTime());
             } else if (item instanceof Cancel cancel) {
                 if (cancel.submit.request != null) {
                     core.cancel(cancel.submit.request, ticker.nanoTime());
@@ -324,14 +328,16 @@ public final class Broker implements AutoCloseable {
     private final class Submit implements RequestHandle {
         final String service;
         final Body body;
+        final long submittedAt;
         final long deadline;
         final ReplyHandler handler;
         /** Set and read only on the loop thread. */
         BrokerCore.LocalRequest request;
 
-        Submit(String service, Body body, long deadline, ReplyHandler handler) {
+        Submit(String service, Body body, long submittedAt, long deadline, ReplyHandler handler) {
             this.service = service;
             this.body = body;
+            this.submittedAt = submittedAt;
             this.deadline = deadline;
             this.handler = handler;
         }

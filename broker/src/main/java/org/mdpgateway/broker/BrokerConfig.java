@@ -25,6 +25,12 @@ import java.util.Objects;
  * @param maxCollectedReplyBytes how many body bytes the broker buffers when it collects a worker's
  *     PARTIALs and FINAL into the one reply of an MDP/0.1 client; past it the request fails and the
  *     client gets nothing. A FINAL with no PARTIALs before it is forwarded as it is, unbuffered.
+ * @param maxQueuedPerClient how many requests of one client may wait in one service's queue; past it
+ *     that client's new ones are refused (a request submitted in this process is a client of its own)
+ * @param maxQueuedBytes how many body bytes all waiting requests together may hold; past it new
+ *     requests are refused
+ * @param maxMessageBytes the largest message a peer may send to the broker's socket; a peer that
+ *     sends a larger one is disconnected by ZeroMQ ({@code ZMQ_MAXMSGSIZE}) before it is buffered
  */
 public record BrokerConfig(
         List<String> bindEndpoints,
@@ -35,7 +41,10 @@ public record BrokerConfig(
         int maxQueuedTotal,
         int maxResends,
         Duration busyWorkerExpiry,
-        long maxCollectedReplyBytes) {
+        long maxCollectedReplyBytes,
+        int maxQueuedPerClient,
+        long maxQueuedBytes,
+        long maxMessageBytes) {
 
     public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofMillis(2500);
     public static final int DEFAULT_HEARTBEAT_LIVENESS = 3;
@@ -44,6 +53,9 @@ public record BrokerConfig(
     public static final int DEFAULT_MAX_QUEUED_TOTAL = 100_000;
     public static final int DEFAULT_MAX_RESENDS = 3;
     public static final long DEFAULT_MAX_COLLECTED_REPLY_BYTES = 16L << 20;
+    public static final int DEFAULT_MAX_QUEUED_PER_CLIENT = 1000;
+    public static final long DEFAULT_MAX_QUEUED_BYTES = 256L << 20;
+    public static final long DEFAULT_MAX_MESSAGE_BYTES = 64L << 20;
 
     public BrokerConfig {
         bindEndpoints = List.copyOf(Objects.requireNonNull(bindEndpoints, "bindEndpoints"));
@@ -67,6 +79,16 @@ public record BrokerConfig(
             throw new IllegalArgumentException("max collected reply bytes must be positive, got "
                     + maxCollectedReplyBytes);
         }
+        if (maxQueuedPerClient < 1) {
+            throw new IllegalArgumentException("max queued per client must be at least 1, got " + maxQueuedPerClient);
+        }
+        if (maxMessageBytes < 1) {
+            throw new IllegalArgumentException("max message bytes must be positive, got " + maxMessageBytes);
+        }
+        if (maxQueuedBytes < maxMessageBytes) {
+            throw new IllegalArgumentException("max queued bytes (" + maxQueuedBytes
+                    + ") must be at least max message bytes (" + maxMessageBytes + ")");
+        }
         if (maxResends < 0) {
             throw new IllegalArgumentException("max resends must not be negative, got " + maxResends);
         }
@@ -76,7 +98,8 @@ public record BrokerConfig(
     public static BrokerConfig defaults(String... endpoints) {
         return new BrokerConfig(List.of(endpoints), DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_LIVENESS,
                 DEFAULT_REQUEST_EXPIRY, DEFAULT_MAX_QUEUED_PER_SERVICE, DEFAULT_MAX_QUEUED_TOTAL,
-                DEFAULT_MAX_RESENDS, null, DEFAULT_MAX_COLLECTED_REPLY_BYTES);
+                DEFAULT_MAX_RESENDS, null, DEFAULT_MAX_COLLECTED_REPLY_BYTES, DEFAULT_MAX_QUEUED_PER_CLIENT,
+                DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_MESSAGE_BYTES);
     }
 
     /** How long a worker may stay silent before it is dead. */
@@ -91,37 +114,57 @@ public record BrokerConfig(
 
     public BrokerConfig withBindEndpoints(List<String> endpoints) {
         return new BrokerConfig(endpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
+                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
+                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
     }
 
     public BrokerConfig withHeartbeat(Duration interval, int liveness) {
         return new BrokerConfig(bindEndpoints, interval, liveness, requestExpiry, maxQueuedPerService,
-                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
+                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
+                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
     }
 
     public BrokerConfig withRequestExpiry(Duration expiry) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, expiry, maxQueuedPerService,
-                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
+                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
+                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
     }
 
     public BrokerConfig withMaxQueued(int perService, int total) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry, perService,
-                total, maxResends, busyWorkerExpiry, maxCollectedReplyBytes);
+                total, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
+                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
     }
 
     public BrokerConfig withMaxResends(int resends) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, resends, busyWorkerExpiry, maxCollectedReplyBytes);
+                maxQueuedPerService, maxQueuedTotal, resends, busyWorkerExpiry, maxCollectedReplyBytes,
+                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
     }
 
     public BrokerConfig withBusyWorkerExpiry(Duration expiry) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, expiry, maxCollectedReplyBytes);
+                maxQueuedPerService, maxQueuedTotal, maxResends, expiry, maxCollectedReplyBytes,
+                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
     }
 
     public BrokerConfig withMaxCollectedReplyBytes(long bytes) {
         return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, bytes);
+                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, bytes,
+                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+    }
+
+    public BrokerConfig withMaxQueuedPerClient(int perClient) {
+        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
+                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
+                perClient, maxQueuedBytes, maxMessageBytes);
+    }
+
+    /** The byte limits: the largest message on the socket, and all waiting request bodies together. */
+    public BrokerConfig withByteLimits(long messageBytes, long queuedBytes) {
+        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
+                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
+                maxQueuedPerClient, queuedBytes, messageBytes);
     }
 
     private static void requirePositive(Duration d, String what) {

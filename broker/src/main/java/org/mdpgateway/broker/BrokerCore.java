@@ -1,7 +1,6 @@
 package org.mdpgateway.broker;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.Comparator;
@@ -74,6 +73,8 @@ final class BrokerCore {
     private final RateLimitedWarning invalidMessages = new RateLimitedWarning(log, "invalid messages dropped");
     private final RateLimitedWarning refusals = new RateLimitedWarning(log, "requests refused, queue full");
     private int queuedTotal;
+    /** Body bytes of every waiting request. */
+    private long queuedBytes;
     private long nextLocalId = 1;
     private long nextHeartbeatAt;
     /**
@@ -237,7 +238,12 @@ final class BrokerCore {
 
     /** Submits an in-process request; the handler hears of it on this thread. */
     LocalRequest submit(String serviceName, Body body, long deadline, ReplyHandler handler, long now) {
-        LocalRequest request = new LocalRequest(nextLocalId++, serviceName, body, now, deadline, handler);
+        return submit(serviceName, body, now, deadline, handler, now);
+    }
+
+    /** As {@link #submit(String, Body, long, ReplyHandler, long)}, for a caller whose deadline started at {@code submittedAt}. */
+    LocalRequest submit(String serviceName, Body body, long submittedAt, long deadline, ReplyHandler handler, long now) {
+        LocalRequest request = new LocalRequest(nextLocalId++, serviceName, body, submittedAt, now, deadline, handler);
         if (MdpProtocol.isMmiService(serviceName)) {
             request.state = RequestState.DONE;
             request.complete(mmiReply(serviceName, body));
@@ -260,7 +266,7 @@ final class BrokerCore {
         if (request.state == RequestState.QUEUED) {
             Service service = services.get(request.service);
             if (service != null && service.queue.remove(request)) {
-                queuedTotal--;
+                leftQueue(request);
             }
             request.state = RequestState.DONE;
             dropIfUnused(service);
@@ -273,25 +279,64 @@ final class BrokerCore {
     private void enqueue(Request request, int clientSlot, long now) {
         Service service = service(request.service);
         service.requestsByClient[clientSlot]++;
-        if (service.queue.size() >= config.maxQueuedPerService() || queuedTotal >= config.maxQueuedTotal()) {
+        String full = queueFull(service, request);
+        if (full != null) {
             service.refused++;
-            refusals.record(now, "service '" + request.service + "' has " + service.queue.size() + " waiting");
+            refusals.record(now, full);
             request.state = RequestState.DONE;
             deadlinesRemove(request);
-            request.fail(Reason.REFUSED, "the queue for '" + request.service + "' is full ("
-                    + service.queue.size() + " waiting)");
+            request.fail(Reason.REFUSED, full);
             dropIfUnused(service);
             return;
         }
         request.state = RequestState.QUEUED;
-        service.queue.addLast(request);
-        queuedTotal++;
-        noteQueued(request);
+        service.queue.add(request);
+        enteredQueue(request);
         dispatch(service, now);
     }
 
+    /**
+     * Why {@code request} may not wait in {@code service}'s queue, naming the limit, or null when it
+     * may. Only requests that would wait are refused: one an idle worker takes at once waits for nothing.
+     */
+    private String queueFull(Service service, Request request) {
+        if (!service.idle.isEmpty() && service.queue.isEmpty()) {
+            return null;
+        }
+        if (service.queue.size() >= config.maxQueuedPerService()) {
+            return "the queue for '" + request.service + "' is full: " + service.queue.size()
+                    + " requests wait, the most per service (--max-queued)";
+        }
+        if (queuedTotal >= config.maxQueuedTotal()) {
+            return "the broker's queues are full: " + queuedTotal + " requests wait, the most in all (--max-queued-total)";
+        }
+        int fromClient = service.queue.waitingFrom(request.clientAddress);
+        if (fromClient >= config.maxQueuedPerClient()) {
+            return "this client already has " + fromClient + " requests waiting for '" + request.service
+                    + "', the most per client (--max-queued-per-client)";
+        }
+        if (queuedBytes + request.bytes > config.maxQueuedBytes()) {
+            return "the broker's queues hold " + queuedBytes + " bytes of requests; " + request.bytes
+                    + " more would pass the most in all, " + config.maxQueuedBytes() + " (--max-queued-bytes)";
+        }
+        return null;
+    }
+
+    private void enteredQueue(Request request) {
+        queuedTotal++;
+        queuedBytes += request.bytes;
+        noteQueued(request);
+    }
+
+    private void leftQueue(Request request) {
+        queuedTotal--;
+        queuedBytes -= request.bytes;
+    }
+
     private void noteQueued(Request request) {
-        nextQueueExpiryAt = earlier(nextQueueExpiryAt, request.waitingSince + requestExpiryNanos);
+        if (request.expiresInQueue()) {
+            nextQueueExpiryAt = earlier(nextQueueExpiryAt, request.waitingSince + requestExpiryNanos);
+        }
     }
 
     /** Gives waiting requests to idle workers: least recently used worker, oldest request first. */
@@ -300,8 +345,8 @@ final class BrokerCore {
             Iterator<Worker> leastRecentlyUsed = service.idle.iterator();
             Worker worker = leastRecentlyUsed.next();
             leastRecentlyUsed.remove();
-            Request request = service.queue.pollFirst();
-            queuedTotal--;
+            Request request = service.queue.poll();
+            leftQueue(request);
             request.state = RequestState.ACTIVE;
             request.partialsForwarded = false;
             worker.request = request;
@@ -380,9 +425,8 @@ final class BrokerCore {
             service.resent++;
             request.waitingSince = now; // its wait starts afresh: the time with the dead worker was not waiting
             request.state = RequestState.QUEUED;
-            service.queue.addFirst(request);
-            queuedTotal++;
-            noteQueued(request);
+            service.queue.addResent(request);
+            enteredQueue(request);
             log.debug("request to '{}' goes back to the front of the queue (resend {})", service.name, request.resends);
             dispatch(service, now);
         } else {
@@ -470,11 +514,12 @@ final class BrokerCore {
             Service service = services.get(request.service);
             if (request.state == RequestState.QUEUED) {
                 if (service != null && service.queue.remove(request)) {
-                    queuedTotal--;
+                    leftQueue(request);
                     service.expired++;
                 }
                 request.state = RequestState.DONE;
-                request.fail(Reason.EXPIRED, "no worker for '" + request.service + "' took the request before its deadline");
+                request.fail(Reason.EXPIRED, "no worker for '" + request.service + "' took the request within its "
+                        + "deadline of " + request.timeoutMillis() + " ms");
                 dropIfUnused(service);
             } else if (request.state == RequestState.ACTIVE) {
                 // The worker keeps it until its FINAL, which is then dropped.
@@ -482,7 +527,8 @@ final class BrokerCore {
                 if (service != null) {
                     service.failed++;
                 }
-                request.fail(Reason.DEADLINE, "the worker for '" + request.service + "' sent no FINAL before the deadline");
+                request.fail(Reason.DEADLINE, "the worker for '" + request.service + "' sent no FINAL within the "
+                        + "request's deadline of " + request.timeoutMillis() + " ms");
             }
         }
     }
@@ -496,24 +542,26 @@ final class BrokerCore {
         nextQueueExpiryAt = Long.MAX_VALUE;
         List<Service> emptied = null;
         for (Service service : services.values()) {
-            Iterator<Request> waiting = service.queue.iterator();
-            while (waiting.hasNext()) {
-                Request request = waiting.next();
+            service.queue.removeIf(request -> {
+                if (!request.expiresInQueue()) {
+                    return false; // its caller's deadline governs it
+                }
                 long expiresAt = request.waitingSince + requestExpiryNanos;
                 if (now - expiresAt < 0) {
                     nextQueueExpiryAt = earlier(nextQueueExpiryAt, expiresAt);
-                    continue;
+                    return false;
                 }
-                waiting.remove();
-                queuedTotal--;
+                return true;
+            }, request -> {
+                leftQueue(request);
                 service.expired++;
                 request.state = RequestState.DONE;
                 deadlinesRemove(request);
                 // 18/MDP: expire requests for which no service was registered in a reasonable time.
                 log.debug("request to '{}' expired after waiting {} ms", service.name, requestExpiryNanos / 1_000_000);
                 request.fail(Reason.EXPIRED, "no worker for '" + service.name + "' took the request within "
-                        + requestExpiryNanos / 1_000_000 + " ms");
-            }
+                        + "the broker's request expiry of " + requestExpiryNanos / 1_000_000 + " ms");
+            });
             if (service.isUnused()) {
                 if (emptied == null) {
                     emptied = new ArrayList<>();
@@ -599,16 +647,17 @@ final class BrokerCore {
             }
         }
         for (Service service : services.values()) {
-            for (Request request : service.queue) {
+            service.queue.forEach(request -> {
                 request.state = RequestState.DONE;
                 request.fail(Reason.BROKER_STOPPED, "the broker stopped");
-            }
+            });
         }
         workers.clear();
         peers.clear();
         services.clear();
         deadlines.clear();
         queuedTotal = 0;
+        queuedBytes = 0;
     }
 
     private void send(Worker worker, WorkerCommand command, long now) {
@@ -637,8 +686,8 @@ final class BrokerCore {
 
     private static final class Service {
         final String name;
-        /** Requests waiting for a worker, oldest first; a resent request goes to the front. */
-        final ArrayDeque<Request> queue = new ArrayDeque<>();
+        /** Requests waiting for a worker, fairly across clients; see {@link FairQueue}. */
+        final FairQueue queue = new FairQueue();
         /** Idle workers, least recently used first. */
         final LinkedHashSet<Worker> idle = new LinkedHashSet<>();
         int workerCount;
@@ -698,6 +747,8 @@ final class BrokerCore {
     abstract static class Request {
         final String service;
         final Body body;
+        /** The body's size, counted against {@link BrokerConfig#maxQueuedBytes()} while it waits. */
+        final long bytes;
         /** When the request last started waiting in its queue: on arrival, and again when resent. */
         long waitingSince;
         final RoutingId clientAddress;
@@ -708,12 +759,21 @@ final class BrokerCore {
         Request(String service, Body body, long waitingSince, RoutingId clientAddress) {
             this.service = service;
             this.body = body;
+            this.bytes = body.byteCount();
             this.waitingSince = waitingSince;
             this.clientAddress = clientAddress;
         }
 
         /** True when nobody waits for this request's replies any more. */
         abstract boolean isAbandoned();
+
+        /**
+         * Whether the broker's request expiry ends this request's wait: it does for network clients,
+         * which have no deadline the broker knows of, not for a caller in this process that gave one.
+         */
+        boolean expiresInQueue() {
+            return true;
+        }
 
         abstract void partial(Body body);
 
@@ -793,15 +853,27 @@ final class BrokerCore {
     /** A request submitted in this process; its handler hears everything on the broker thread. */
     static final class LocalRequest extends Request {
         final long id;
+        final long submittedAt;
         final long deadline;
         final ReplyHandler handler;
         boolean cancelled;
 
-        LocalRequest(long id, String service, Body body, long now, long deadline, ReplyHandler handler) {
+        LocalRequest(long id, String service, Body body, long submittedAt, long now, long deadline,
+                ReplyHandler handler) {
             super(service, body, now, localAddress(id));
             this.id = id;
+            this.submittedAt = submittedAt;
             this.deadline = deadline;
             this.handler = handler;
+        }
+
+        @Override
+        boolean expiresInQueue() {
+            return deadline == Long.MAX_VALUE;
+        }
+
+        long timeoutMillis() {
+            return (deadline - submittedAt) / 1_000_000;
         }
 
         /** The client address workers see: 'L' and the id, never a routing id JeroMQ makes up. */

@@ -24,6 +24,12 @@ public record BrokerFlags(BrokerConfig config, boolean help, List<String> rest) 
             + BrokerConfig.DEFAULT_MAX_QUEUED_PER_SERVICE + ")\n"
             + "  --max-queued-total N          waiting requests across all services (default "
             + BrokerConfig.DEFAULT_MAX_QUEUED_TOTAL + ")\n"
+            + "  --max-queued-per-client N     waiting requests of one client for one service (default "
+            + BrokerConfig.DEFAULT_MAX_QUEUED_PER_CLIENT + ")\n"
+            + "  --max-queued-bytes N          body bytes of all waiting requests together (default "
+            + BrokerConfig.DEFAULT_MAX_QUEUED_BYTES + ")\n"
+            + "  --max-message-bytes N         largest message a peer may send; a peer that sends more is\n"
+            + "                                disconnected (default " + BrokerConfig.DEFAULT_MAX_MESSAGE_BYTES + ")\n"
             + "  --max-resends N               times a request goes to another worker after its worker died (default "
             + BrokerConfig.DEFAULT_MAX_RESENDS + ")\n"
             + "  --busy-worker-expiry-ms N     silence allowed to a busy MDP/0.1 or majortomo worker, which does not\n"
@@ -50,6 +56,9 @@ public record BrokerFlags(BrokerConfig config, boolean help, List<String> rest) 
         int maxResends = base.maxResends();
         Duration busyExpiry = null;
         long maxCollected = base.maxCollectedReplyBytes();
+        int maxPerClient = base.maxQueuedPerClient();
+        Long maxQueuedBytes = null;
+        long maxMessageBytes = base.maxMessageBytes();
         boolean help = false;
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
@@ -76,12 +85,18 @@ public record BrokerFlags(BrokerConfig config, boolean help, List<String> rest) 
                         positive(name, value != null ? value : next(args, ++i, name)));
                 case "--max-collected-reply-bytes" -> maxCollected =
                         positive(name, value != null ? value : next(args, ++i, name));
+                case "--max-queued-per-client" -> maxPerClient =
+                        (int) positive(name, value != null ? value : next(args, ++i, name));
+                case "--max-queued-bytes" -> maxQueuedBytes = bytes(name, value != null ? value : next(args, ++i, name));
+                case "--max-message-bytes" -> maxMessageBytes = bytes(name, value != null ? value : next(args, ++i, name));
                 default -> rest.add(arg);
             }
         }
         int total = maxQueuedTotal != null ? maxQueuedTotal : Math.max(maxQueued, base.maxQueuedTotal());
         BrokerConfig config = new BrokerConfig(binds.isEmpty() ? List.of(DEFAULT_BIND) : binds, interval, liveness,
-                expiry, maxQueued, total, maxResends, busyExpiry, maxCollected);
+                expiry, maxQueued, total, maxResends, busyExpiry, maxCollected, maxPerClient,
+                maxQueuedBytes != null ? maxQueuedBytes : Math.max(maxMessageBytes, base.maxQueuedBytes()),
+                maxMessageBytes);
         return new BrokerFlags(config, help, List.copyOf(rest));
     }
 
@@ -103,6 +118,20 @@ public record BrokerFlags(BrokerConfig config, boolean help, List<String> rest) 
 
     private static long positive(String flag, String value) {
         long n = number(flag, value);
+        if (n <= 0) {
+            throw new IllegalArgumentException(flag + " must be positive, got " + value);
+        }
+        return n;
+    }
+
+    /** A positive byte count, which may pass the int range. */
+    private static long bytes(String flag, String value) {
+        long n;
+        try {
+            n = Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(flag + " needs a whole number of bytes, got '" + value + "'");
+        }
         if (n <= 0) {
             throw new IllegalArgumentException(flag + " must be positive, got " + value);
         }

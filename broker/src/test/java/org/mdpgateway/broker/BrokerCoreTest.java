@@ -247,6 +247,67 @@ class BrokerCoreTest {
     }
 
     @Test
+    void aClientThatPipelinesManyRequests_takesTurnsWithTheOthers_eachClientInArrivalOrder() {
+        config = config.withMaxQueued(100, 100);
+        core = newCore();
+        ready(W1, "svc");
+        request(C1, "svc", "a1");
+        expectWorkerRequest(W1, C1, "a1");
+        request(C1, "svc", "a2");
+        request(C1, "svc", "a3");
+        request(C1, "svc", "a4");
+        request(C2, "svc", "b1");
+        request(C3, "svc", "c1");
+        request(C2, "svc", "b2");
+
+        String[][] order = {{"a2", "1"}, {"b1", "2"}, {"c1", "3"}, {"a3", "1"}, {"b2", "2"}, {"a4", "1"}};
+        RoutingId last = C1;
+        for (String[] next : order) {
+            receive(W1, new WorkerCommand.Final(last, Body.ofStrings("ok")));
+            expect(last, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+            last = id("client-" + next[1]);
+            expectWorkerRequest(W1, last, next[0]);
+        }
+    }
+
+    @Test
+    void oneClientPastItsShareOfTheQueue_isRefused_andOthersStillQueue() {
+        config = config.withMaxQueued(100, 100).withMaxQueuedPerClient(2);
+        core = newCore();
+        request(C1, "svc", "1");
+        request(C1, "svc", "2");
+        request(C1, "svc", "3");
+        request(C2, "svc", "4");
+        assertEquals(3, stats("svc").queued());
+        assertEquals(1, stats("svc").refused());
+        Recorder local = new Recorder();
+        core.submit("svc", Body.ofStrings("in-process"), Long.MAX_VALUE, local, now);
+        assertEquals(List.of(), local.events, "an in-process request is a client of its own");
+        ready(W1, "svc");
+        expectWorkerRequest(W1, C1, "1");
+    }
+
+    @Test
+    void requestsPastTheQueuedByteBudget_areRefused_namingTheLimit_andRoomComesBackAsWorkersTakeThem() {
+        config = config.withMaxQueued(100, 100).withByteLimits(10, 20);
+        core = newCore();
+        request(C1, "svc", "12345678");
+        request(C2, "svc", "12345678");
+        Recorder over = new Recorder();
+        core.submit("svc", Body.ofStrings("12345678"), Long.MAX_VALUE, over, now);
+        assertEquals(List.of("failure:REFUSED"), over.events);
+        assertTrue(over.failures.get(0).detail().contains("--max-queued-bytes"), over.failures.get(0).detail());
+        assertEquals(2, stats("svc").queued());
+
+        ready(W1, "svc");
+        expectWorkerRequest(W1, C1, "12345678");
+        Recorder fits = new Recorder();
+        core.submit("svc", Body.ofStrings("12345678"), Long.MAX_VALUE, fits, now);
+        assertEquals(List.of(), fits.events, "the bytes the worker took are free again");
+        assertEquals(2, stats("svc").queued());
+    }
+
+    @Test
     void requestWaitingForBusyWorkers_expiresAndIsCounted() {
         ready(W1, "busy");
         request(C1, "busy", "1");
@@ -600,6 +661,52 @@ class BrokerCoreTest {
         assertEquals(List.of("failure:EXPIRED"), recorder.events);
         ready(W1, "svc");
         expectNothing();
+    }
+
+    @Test
+    void inProcessDeadlineLongerThanTheRequestExpiry_governs_andAWorkerThatComesLateGetsTheRequest() {
+        // The request expiry here is 1000 ms; the caller asked for 7000.
+        Recorder recorder = new Recorder();
+        core.submit("late", Body.ofStrings("x"), now + 7000 * MS, recorder, now);
+        for (int i = 0; i < 35; i++) {
+            advance(100);
+        }
+        assertEquals(List.of(), recorder.events, "still waiting after 3.5 s, past the broker's expiry");
+        ready(W1, "late");
+        RoutingId address = workerAddressOf(W1);
+        receive(W1, new WorkerCommand.Final(address, Body.ofStrings("done")));
+        assertEquals(List.of("final:done"), recorder.events);
+        drainHeartbeats();
+    }
+
+    @Test
+    void failureDetails_nameTheLimitThatEndedTheRequest() {
+        Recorder waited = new Recorder();
+        core.submit("nobody", Body.ofStrings("x"), now + 300 * MS, waited, now);
+        advance(300);
+        assertEquals("no worker for 'nobody' took the request within its deadline of 300 ms",
+                waited.failures.get(0).detail());
+
+        Recorder held = new Recorder();
+        ready(W1, "slow");
+        core.submit("slow", Body.ofStrings("x"), now + 50 * MS, held, now);
+        workerAddressOf(W1);
+        advance(50);
+        assertEquals("the worker for 'slow' sent no FINAL within the request's deadline of 50 ms",
+                held.failures.get(0).detail());
+
+        Recorder noDeadline = new Recorder();
+        core.submit("nobody", Body.ofStrings("y"), Long.MAX_VALUE, noDeadline, now);
+        for (int i = 0; i < 10; i++) {
+            advance(100);
+        }
+        assertEquals("no worker for 'nobody' took the request within the broker's request expiry of 1000 ms",
+                noDeadline.failures.get(0).detail());
+        drainHeartbeats();
+    }
+
+    private void drainHeartbeats() {
+        sent.removeIf(s -> s.command() == WorkerCommand.Heartbeat.INSTANCE);
     }
 
     @Test

@@ -105,6 +105,39 @@ class BrokerRobustnessIT {
         }
     }
 
+    /** One frame past --max-message-bytes: its sender is cut off before it is buffered; others go on. */
+    @Test
+    void aMessagePastTheMaxMessageBytes_isNeverDelivered_andTheBrokerServesOthers() throws Exception {
+        BrokerConfig config = BrokerConfig.defaults("tcp://127.0.0.1:*").withByteLimits(1 << 20, 16 << 20);
+        try (Broker broker = Broker.start(config);
+                org.zeromq.ZContext context = new org.zeromq.ZContext(1)) {
+            String endpoint = broker.boundEndpoints().get(0);
+            List<Integer> sizesSeen = java.util.Collections.synchronizedList(new ArrayList<>());
+            try (MdpWorker worker = MdpWorker.builder(endpoint, "svc").start((request, partials) -> {
+                        sizesSeen.add(request.frame(0).length);
+                        return Body.ofStrings("ok");
+                    });
+                    MdpClient client = MdpClient.builder(endpoint).timeout(Duration.ofSeconds(2)).attempts(3).build()) {
+                assertEquals("ok", client.request("svc", Body.ofStrings("warm")).finalBody().string(0));
+
+                // Frame by frame, as a peer that knows nothing of our libraries would.
+                org.zeromq.ZMQ.Socket big = context.createSocket(org.zeromq.SocketType.DEALER);
+                big.setLinger(0);
+                big.connect(endpoint);
+                big.sendMore("MDPC02");
+                big.sendMore(new byte[] {1});
+                big.sendMore("svc");
+                big.send(new byte[(1 << 20) + 1]);
+                // Just under the limit, in all, goes through.
+                byte[] fits = new byte[(1 << 20) - 64];
+                Reply reply = client.request("svc", Body.of(fits));
+                assertEquals("ok", reply.finalBody().string(0));
+                Thread.sleep(300); // room for the oversized one to arrive, if the broker took it
+                assertEquals(List.of(4, fits.length), sizesSeen, "the worker saw the warm-up and the one that fits");
+            }
+        }
+    }
+
     /** a handler that throws an Error (assert, StackOverflowError) wedges the worker. */
     @Test
     void handlerThrowingError_doesNotWedgeWorker() throws Exception {

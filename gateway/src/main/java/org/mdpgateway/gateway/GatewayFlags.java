@@ -26,6 +26,12 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
             + "  --max-queued N                waiting requests per service (default 10000)\n"
             + "  --max-queued-total N          waiting requests across all services (default "
             + BrokerConfig.DEFAULT_MAX_QUEUED_TOTAL + ")\n"
+            + "  --max-queued-per-client N     waiting requests of one client for one service; each HTTP request is a\n"
+            + "                                client of its own (default " + BrokerConfig.DEFAULT_MAX_QUEUED_PER_CLIENT + ")\n"
+            + "  --max-queued-bytes N          body bytes of all waiting requests together (default "
+            + BrokerConfig.DEFAULT_MAX_QUEUED_BYTES + ")\n"
+            + "  --max-message-bytes N         largest message a peer may send to the broker port; a peer that sends\n"
+            + "                                more is disconnected (default " + BrokerConfig.DEFAULT_MAX_MESSAGE_BYTES + ")\n"
             + "  --max-resends N               times a request goes to another worker after its worker died (default "
             + BrokerConfig.DEFAULT_MAX_RESENDS + ")\n"
             + "  --busy-worker-expiry-ms N     silence allowed to a busy MDP/0.1 or majortomo worker, which does not\n"
@@ -51,8 +57,8 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
 
     private static final List<String> VALUE_FLAGS = List.of("--http-host", "--http-port", "--broker-bind",
             "--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms", "--max-queued",
-            "--max-queued-total", "--max-resends", "--busy-worker-expiry-ms", "--max-collected-reply-bytes",
-            "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin",
+            "--max-queued-total", "--max-queued-per-client", "--max-queued-bytes", "--max-message-bytes",
+            "--max-resends", "--busy-worker-expiry-ms", "--max-collected-reply-bytes", "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin",
             "--ping-interval-ms", "--drain-grace-ms", "--http-max-threads");
     private static final List<String> REPEATABLE = List.of("--broker-bind", "--cors-origin");
     private static final List<String> SWITCHES = List.of("--demo-workers", "--access-log", "--help");
@@ -112,8 +118,8 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
             brokerArgs.add(endpoint);
         }
         for (String flag : List.of("--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms",
-                "--max-queued", "--max-queued-total", "--max-resends", "--busy-worker-expiry-ms",
-                "--max-collected-reply-bytes")) {
+                "--max-queued", "--max-queued-total", "--max-queued-per-client", "--max-queued-bytes",
+                "--max-message-bytes", "--max-resends", "--busy-worker-expiry-ms", "--max-collected-reply-bytes")) {
             String v = last(values, flag);
             if (v != null) {
                 brokerArgs.add(flag);

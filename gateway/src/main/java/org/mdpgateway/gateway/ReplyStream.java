@@ -467,8 +467,7 @@ final class ReplyStream implements ReplyHandler {
                 return Problem.of(503, "queue-full", "Service queue full", failure.detail(), requestId, service)
                         .with("retryAfterSeconds", 1);
             case EXPIRED:
-                return Problem.of(503, "no-worker", "No worker available",
-                        "no worker for '" + service + "' took the request before its deadline", requestId, service)
+                return Problem.of(503, "no-worker", "No worker available", failure.detail(), requestId, service)
                         .with("retryAfterSeconds", 1);
             case DEADLINE:
                 return Problem.of(504, "deadline", "Worker did not answer in time", failure.detail(), requestId,

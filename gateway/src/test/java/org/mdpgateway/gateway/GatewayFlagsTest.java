@@ -26,6 +26,22 @@ class GatewayFlagsTest {
         assertFalse(c.demoWorkers());
         assertEquals(c.broker().workerExpiry(), c.broker().effectiveBusyWorkerExpiry());
         assertEquals(16L << 20, c.broker().maxCollectedReplyBytes());
+        assertEquals(1000, c.broker().maxQueuedPerClient());
+        assertEquals(256L << 20, c.broker().maxQueuedBytes());
+        assertEquals(64L << 20, c.broker().maxMessageBytes());
+    }
+
+    @Test
+    void byteLimits_thatCannotWork_areRefused_namingTheFlag() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> GatewayFlags.parse(new String[] {"--max-message-bytes", "0"}, Map.of()));
+        assertTrue(e.getMessage().contains("--max-message-bytes"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> GatewayFlags.parse(
+                new String[] {"--max-message-bytes", "1000", "--max-queued-bytes", "999"}, Map.of()));
+        assertTrue(e.getMessage().contains("max queued bytes"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> GatewayFlags.parse(new String[] {"--max-queued-per-client", "0"}, Map.of()));
+        assertTrue(e.getMessage().contains("--max-queued-per-client"), e.getMessage());
     }
 
     @Test
@@ -36,8 +52,12 @@ class GatewayFlagsTest {
             "1000", "--max-request-timeout-ms", "2000", "--max-body-bytes", "10", "--cors-origin", "https://a",
             "--cors-origin", "https://b", "--ping-interval-ms", "50", "--drain-grace-ms", "0", "--demo-workers",
             "--max-queued-total", "70", "--max-resends", "1", "--busy-worker-expiry-ms", "60000",
-            "--max-collected-reply-bytes", "4096"},
+            "--max-collected-reply-bytes", "4096", "--max-queued-per-client", "3", "--max-queued-bytes", "5000000000",
+            "--max-message-bytes", "1000"},
                 Map.of()).config();
+        assertEquals(3, c.broker().maxQueuedPerClient());
+        assertEquals(5_000_000_000L, c.broker().maxQueuedBytes());
+        assertEquals(1000, c.broker().maxMessageBytes());
         assertEquals(70, c.broker().maxQueuedTotal());
         assertEquals(1, c.broker().maxResends());
         assertEquals(Duration.ofMinutes(1), c.broker().effectiveBusyWorkerExpiry());

@@ -26,6 +26,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -308,6 +309,27 @@ class GatewayIT {
         assertProblem(response, 503, "no-worker");
         assertEquals("1", response.headers().firstValue("Retry-After").orElse(""));
         assertEquals("nobody", json(response.body()).get("service").asText());
+    }
+
+    @Test
+    void theCallersDeadline_governs_notTheBrokersShorterRequestExpiry() throws Exception {
+        start(GatewayConfig.defaults(BrokerConfig.defaults("tcp://127.0.0.1:*")
+                        .withRequestExpiry(Duration.ofMillis(300)))
+                .withHttp("127.0.0.1", 0)
+                .withDrainGrace(Duration.ofSeconds(2)));
+        CompletableFuture<HttpResponse<String>> waiting = CompletableFuture.supplyAsync(
+                () -> post("/services/late?timeout=5000", "x", "Accept", "text/event-stream"));
+        Thread.sleep(1000); // three times the broker's expiry
+        assertFalse(waiting.isDone(), "answered before the caller's deadline: " + (waiting.isDone() ? waiting.join().body() : ""));
+        worker("late", (request, partials) -> Body.ofStrings("served"));
+        HttpResponse<String> response = waiting.get(10, TimeUnit.SECONDS);
+        assertEquals(200, response.statusCode(), response.body());
+        assertTrue(response.body().contains("served"), response.body());
+
+        HttpResponse<String> expired = post("/services/nobody?timeout=400", "x");
+        assertProblem(expired, 503, "no-worker");
+        assertEquals("no worker for 'nobody' took the request within its deadline of 400 ms",
+                json(expired.body()).get("detail").asText(), "the detail names the limit that ended it");
     }
 
     @Test
