@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
+import org.zeromq.ZMQException;
 
 /**
  * A running Majordomo broker: one ROUTER socket for clients and workers, bound to every configured
@@ -192,18 +193,31 @@ public final class Broker implements AutoCloseable {
             // A ROUTER drops, silently, what a peer's full queue cannot take; a deep queue keeps a burst
             // of PARTIALs to a client that reads a little late from being lost.
             router.setSndHWM(SEND_QUEUE_PER_PEER);
+            // Tell us what a peer's full queue, or a peer gone, did not take, so it is counted and acted on.
+            router.setRouterMandatory(true);
             // A peer that sends more is disconnected as its frame header arrives, before it is buffered.
             router.setMaxMsgSize(config.maxMessageBytes());
             inbox.attach(context, router);
             bindAll(router);
             ZMQ.Socket socket = router;
             RateLimitedWarning drops = new RateLimitedWarning(log,
-                    "messages dropped because their peer did not read them fast enough (its queue was full)");
+                    "messages dropped because their peer did not read them fast enough or had gone");
             core = new BrokerCore(config, (to, dialect, command) -> {
-                if (!MdpSockets.send(socket, to, dialect, command)) {
-                    // A ROUTER never blocks for one slow peer; past its high-water mark it drops.
-                    drops.record(ticker.nanoTime(), command.getClass().getSimpleName() + " for " + to);
+                BrokerCore.Undelivered undelivered;
+                try {
+                    undelivered = MdpSockets.send(socket, to, dialect, command) ? null
+                            : BrokerCore.Undelivered.PEER_QUEUE_FULL; // ROUTER_MANDATORY: no room for it
+                } catch (ZMQException e) {
+                    if (e.getErrorCode() != ZMQ.Error.EHOSTUNREACH.getCode()) {
+                        throw e;
+                    }
+                    undelivered = BrokerCore.Undelivered.PEER_GONE;
                 }
+                if (undelivered != null) {
+                    drops.record(ticker.nanoTime(), command.getClass().getSimpleName() + " for " + to + ": "
+                            + undelivered.label());
+                }
+                return undelivered;
             }, ticker.nanoTime());
             started.countDown();
             loop(core, router);

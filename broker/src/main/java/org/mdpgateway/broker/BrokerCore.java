@@ -37,7 +37,26 @@ final class BrokerCore {
 
     /** Where the core's commands for peers go. */
     interface Outbox {
-        void send(RoutingId to, Dialect dialect, MdpCommand command);
+        /** Sends without blocking; returns null when the socket took the command, else why not. */
+        Undelivered send(RoutingId to, Dialect dialect, MdpCommand command);
+    }
+
+    /** Why a command did not leave: a ROUTER never blocks for one peer. */
+    enum Undelivered {
+        /** The peer's send queue was full (it reads too slowly), or its connection is closing. */
+        PEER_QUEUE_FULL("peer-queue-full"),
+        /** No connection has that routing id any more. */
+        PEER_GONE("peer-gone");
+
+        private final String label;
+
+        Undelivered(String label) {
+            this.label = label;
+        }
+
+        String label() {
+            return label;
+        }
     }
 
     /** How many services without workers keep their counters; see {@link #dropIfUnused}. */
@@ -616,9 +635,15 @@ final class BrokerCore {
                             registered - idleByDialect[d.ordinal()]));
                 }
             }
+            Map<String, Long> dropped = new HashMap<>();
+            for (Undelivered reason : Undelivered.values()) {
+                if (s.dropped[reason.ordinal()] > 0) {
+                    dropped.put(reason.label(), s.dropped[reason.ordinal()]);
+                }
+            }
             stats.add(new ServiceStats(s.name, s.idle.size(), s.workerCount - s.idle.size(), s.queue.size(),
                     s.inFlight, s.served, s.failed, s.resent, s.expired, s.refused, byDialect,
-                    requestsByClient(s)));
+                    requestsByClient(s), dropped));
         }
         stats.sort(Comparator.comparing(ServiceStats::service));
         return stats;
@@ -662,7 +687,14 @@ final class BrokerCore {
 
     private void send(Worker worker, WorkerCommand command, long now) {
         worker.lastSentAt = now;
-        outbox.send(worker.id, worker.dialect, command);
+        Undelivered undelivered = outbox.send(worker.id, worker.dialect, command);
+        if (undelivered != null) {
+            worker.service.dropped[undelivered.ordinal()]++;
+            if (command instanceof WorkerCommand.Request) {
+                // The worker never got it: another worker should, and this one cannot be reached.
+                removeWorker(worker, "its REQUEST could not be delivered (" + undelivered.label() + ")", false, now);
+            }
+        }
     }
 
     private Service service(String name) {
@@ -703,6 +735,8 @@ final class BrokerCore {
         long resent;
         long expired;
         long refused;
+        /** Commands of this service the socket did not take, by {@link Undelivered#ordinal()}. */
+        final long[] dropped = new long[Undelivered.values().length];
 
         Service(String name) {
             this.name = name;
@@ -806,7 +840,7 @@ final class BrokerCore {
         @Override
         void partial(Body body) {
             if (dialect.hasPartials()) {
-                outbox.send(clientAddress, dialect, new ClientCommand.Partial(service, body));
+                deliver(new ClientCommand.Partial(service, body));
                 return;
             }
             if (collected == null) {
@@ -822,7 +856,7 @@ final class BrokerCore {
         @Override
         void complete(Body body) {
             if (collected == null) {
-                outbox.send(clientAddress, dialect, new ClientCommand.Final(service, body));
+                deliver(new ClientCommand.Final(service, body));
                 return;
             }
             collectedBytes += body.byteCount();
@@ -831,8 +865,27 @@ final class BrokerCore {
                 return;
             }
             collected.add(body);
-            outbox.send(clientAddress, dialect, new ClientCommand.Final(service, Body.concat(collected)));
+            deliver(new ClientCommand.Final(service, Body.concat(collected)));
             collected = null;
+        }
+
+        /**
+         * Sends a reply to the client. One that does not leave is counted; after a lost PARTIAL the
+         * rest of the reply would look whole but is not, so nothing more of it is sent and the
+         * client's own timeout and retry take over.
+         */
+        private void deliver(ClientCommand reply) {
+            Undelivered undelivered = outbox.send(clientAddress, dialect, reply);
+            if (undelivered != null) {
+                Service s = services.get(service);
+                if (s != null) {
+                    s.dropped[undelivered.ordinal()]++;
+                }
+                if (reply instanceof ClientCommand.Partial) {
+                    abandoned = true;
+                }
+                log.debug("reply to {} for '{}' dropped: {}", clientAddress, service, undelivered.label());
+            }
         }
 
         /** The reply grew too large to collect: the client gets nothing, as if the worker had died. */

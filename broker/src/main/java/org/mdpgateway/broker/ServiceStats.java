@@ -21,6 +21,8 @@ import org.mdpgateway.mdp.Dialect;
  * @param workersByDialect the registered workers of each dialect that has any
  * @param requestsByClient requests received, by the {@link Dialect#label()} of their client, or
  *     {@code in-process} for those submitted in this process (the gateway's)
+ * @param droppedByReason commands for this service's workers and clients that the broker's socket did
+ *     not take, by reason: {@code peer-queue-full} (the peer reads too slowly) or {@code peer-gone}
  */
 public record ServiceStats(
         String service,
@@ -34,7 +36,8 @@ public record ServiceStats(
         long expired,
         long refused,
         Map<Dialect, WorkerCounts> workersByDialect,
-        Map<String, Long> requestsByClient) {
+        Map<String, Long> requestsByClient,
+        Map<String, Long> droppedByReason) {
 
     /** The label of requests submitted in this process in {@link #requestsByClient()}. */
     public static final String IN_PROCESS = BrokerCore.IN_PROCESS;
@@ -44,6 +47,7 @@ public record ServiceStats(
         workersByDialect = workersByDialect.isEmpty() ? Map.of()
                 : Collections.unmodifiableMap(new EnumMap<>(workersByDialect));
         requestsByClient = Collections.unmodifiableMap(new TreeMap<>(requestsByClient));
+        droppedByReason = Collections.unmodifiableMap(new TreeMap<>(droppedByReason));
     }
 
     /** Idle and busy workers of one dialect. */

@@ -33,6 +33,8 @@ class BrokerCoreTest {
     private static final RoutingId W3 = id("worker-3");
 
     private final Deque<Sent> sent = new ArrayDeque<>();
+    /** Peers the socket cannot send to, and why. */
+    private final Map<RoutingId, BrokerCore.Undelivered> undeliverable = new java.util.HashMap<>();
     private long now = 1_000 * MS;
     private BrokerConfig config = BrokerConfig.defaults("inproc://unused")
             .withHeartbeat(HEARTBEAT, 3)
@@ -47,7 +49,11 @@ class BrokerCoreTest {
         return new BrokerCore(config, (to, dialect, command) -> {
             // Every peer here speaks 18/MDP; BrokerDialectsTest covers the others.
             assertEquals(Dialect.MDP_02, dialect, "dialect of " + command + " to " + to);
-            sent.add(new Sent(to, command));
+            BrokerCore.Undelivered undelivered = undeliverable.get(to);
+            if (undelivered == null) {
+                sent.add(new Sent(to, command));
+            }
+            return undelivered;
         }, now);
     }
 
@@ -784,14 +790,43 @@ class BrokerCoreTest {
         expectWorkerRequest(W1, C1, "a");
         ServiceStats s = stats("svc");
         assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 0, 0, 0, 0, 0,
-                Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)), Map.of("mdp02", 1L)), s);
+                Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)), Map.of("mdp02", 1L), Map.of()), s);
         receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
         expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
         core.submit("svc", Body.ofStrings("b"), Long.MAX_VALUE, new Recorder(), now);
         workerAddressOf(W2);
         assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 1, 0, 0, 0, 0,
                 Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)),
-                Map.of("mdp02", 1L, ServiceStats.IN_PROCESS, 1L)), stats("svc"));
+                Map.of("mdp02", 1L, ServiceStats.IN_PROCESS, 1L), Map.of()), stats("svc"));
+    }
+
+    @Test
+    void aRequestTheSocketCouldNotDeliverToItsWorker_goesToAnother_andTheDropIsCounted() {
+        ready(W1, "svc");
+        ready(W2, "svc");
+        undeliverable.put(W1, BrokerCore.Undelivered.PEER_GONE);
+        Recorder caller = new Recorder();
+        core.submit("svc", Body.ofStrings("x"), Long.MAX_VALUE, caller, now);
+        RoutingId address = workerAddressOf(W2);
+        receive(W2, new WorkerCommand.Final(address, Body.ofStrings("ok")));
+        assertEquals(List.of("final:ok"), caller.events);
+        assertEquals(Map.of("peer-gone", 1L), stats("svc").droppedByReason());
+        assertEquals(1, stats("svc").workers(), "the unreachable worker is taken out of service");
+    }
+
+    @Test
+    void aPartialTheClientCouldNotTake_endsItsReply_soNoFinalPretendsToBeWhole() {
+        ready(W1, "svc");
+        request(C1, "svc", "x");
+        expectWorkerRequest(W1, C1, "x");
+        undeliverable.put(C1, BrokerCore.Undelivered.PEER_QUEUE_FULL);
+        receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("p1")));
+        undeliverable.clear();
+        receive(W1, new WorkerCommand.Partial(C1, Body.ofStrings("p2")));
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("f")));
+        expectNothing();
+        assertEquals(Map.of("peer-queue-full", 1L), stats("svc").droppedByReason());
+        assertEquals(1, stats("svc").idleWorkers(), "the worker is free after its FINAL");
     }
 
     @Test

@@ -46,7 +46,10 @@ class BrokerDialectsTest {
     }
 
     private BrokerCore newCore() {
-        return new BrokerCore(config, (to, dialect, command) -> sent.add(new Sent(to, MdpCodec.encode(dialect, command))),
+        return new BrokerCore(config, (to, dialect, command) -> {
+            sent.add(new Sent(to, MdpCodec.encode(dialect, command)));
+            return null;
+        },
                 now);
     }
 

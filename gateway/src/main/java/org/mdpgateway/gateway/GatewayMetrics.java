@@ -157,6 +157,13 @@ final class GatewayMetrics {
                 ServiceStats::expired);
         brokerGauge(out, broker, "mdpgw_broker_refused_total", "counter", "requests refused, queue full",
                 ServiceStats::refused);
+        header(out, "mdpgw_broker_dropped_total", "counter",
+                "commands the broker's socket did not take, by service and reason (peer-queue-full, peer-gone)");
+        for (ServiceStats s : broker) {
+            s.droppedByReason().forEach((reason, n) -> out.append("mdpgw_broker_dropped_total{service=\"")
+                    .append(escape(s.service())).append("\",reason=\"").append(reason).append("\"} ").append(n)
+                    .append('\n'));
+        }
         return out.toString();
     }
 

@@ -308,6 +308,8 @@ final class HttpApi {
                 node.put("resent", s.resent());
                 node.put("expired", s.expired());
                 node.put("refused", s.refused());
+                ObjectNode dropped = node.putObject("dropped");
+                s.droppedByReason().forEach(dropped::put);
             }
             json(ctx, 200, root);
         }, writers));
