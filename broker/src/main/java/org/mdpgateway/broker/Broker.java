@@ -117,7 +117,8 @@ public final class Broker implements AutoCloseable {
 
     /**
      * Sends a request from this process. The handler hears of its PARTIALs and then its FINAL or
-     * failure, on the broker thread.
+     * failure, on the broker thread; when the broker has stopped, of its failure on this thread,
+     * before this returns (see {@link ReplyHandler}).
      *
      * @param timeout how long the request may take in all, or null for no deadline other than the
      *     broker's request expiry while it waits for a worker
