@@ -174,6 +174,8 @@ public final class EventLoop<T> implements AutoCloseable {
             probe(r); // reads the socket's commands, which also silences its descriptor
             if (r.readyRound != round) {
                 emptyFire(r);
+            } else {
+                r.emptyFires = 0;
             }
         }
     }
@@ -182,12 +184,20 @@ public final class EventLoop<T> implements AutoCloseable {
      * The descriptor fired and the socket had nothing for us. JeroMQ's sender queues its command,
      * writes its signal byte and only then counts it; until it counts it the socket ignores the byte,
      * which keeps the descriptor readable. The write wakes us, often on the sender's own core before
-     * it has counted, so selecting again at once would spin on the descriptor and take the very CPU
-     * the sender needs. So the descriptor is left out of the next select, and if nothing else is ready
-     * the loop naps for {@link #NAP_NANOS} while the sender finishes. (Muting for 1 ms, the finest
-     * select timeout, stalled about one request in five of a sequential worker.)
+     * it has counted, so spinning on the descriptor would take the very CPU the sender needs. Most
+     * empty fires are harmless, though: a byte already counted, which the probe consumed. So a first
+     * empty fire only yields the core; a second in a row leaves the descriptor out of the next select,
+     * and if nothing else is ready the loop naps for {@link #NAP_NANOS} while the sender finishes.
+     * (Muting for 1 ms, the finest select timeout, stalled about one request in five of a sequential
+     * worker; napping on every empty fire cost a loaded worker more than it saved.)
      */
     private void emptyFire(Registration r) {
+        if (++r.emptyFires == 1) {
+            // Usually a signal byte already counted, which this probe consumed; if not, its sender
+            // may be waiting for this very core.
+            Thread.yield();
+            return;
+        }
         if (!r.muted) {
             r.muted = true;
             r.key.interestOps(0);
@@ -271,6 +281,7 @@ public final class EventLoop<T> implements AutoCloseable {
         private long readyRound = -1;
         private boolean checkQueued;
         private boolean muted;
+        private int emptyFires;
         private SelectionKey key;
 
         private Registration(EventLoop<?> loop, ZMQ.Socket socket, int events, Object attachment) {
