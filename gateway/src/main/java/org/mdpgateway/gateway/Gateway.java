@@ -41,9 +41,10 @@ public final class Gateway implements AutoCloseable {
     private Gateway(GatewayConfig config) {
         this.config = config;
         this.broker = Broker.start(config.broker());
+        this.writers = Executors.newFixedThreadPool(WRITER_THREADS, daemonThreads("mdp-gateway-writer"));
+        this.pinger = Executors.newSingleThreadScheduledExecutor(daemonThreads("mdp-gateway-ping"));
+        Javalin started = null;
         try {
-            this.writers = Executors.newFixedThreadPool(WRITER_THREADS, daemonThreads("mdp-gateway-writer"));
-            this.pinger = Executors.newSingleThreadScheduledExecutor(daemonThreads("mdp-gateway-ping"));
             GatewayMetrics metrics = new GatewayMetrics();
             ObjectMapper mapper = new ObjectMapper();
             this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining);
@@ -60,12 +61,23 @@ public final class Gateway implements AutoCloseable {
                 api.register(javalin);
             });
             app.start(config.httpHost(), config.httpPort());
+            started = app;
             long ping = config.pingInterval().toMillis();
             pinger.scheduleAtFixedRate(() -> api.openReplies().forEach(ReplyStream::ping), ping, ping,
                     TimeUnit.MILLISECONDS);
             this.demo = config.demoWorkers()
                     ? new DemoWorkers(localBrokerEndpoint(), config.broker().heartbeatInterval()) : null;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // Whatever part failed, nothing that did start keeps running: no HTTP port without a broker.
+            if (started != null) {
+                try {
+                    started.stop();
+                } catch (RuntimeException stopFailure) {
+                    e.addSuppressed(stopFailure);
+                }
+            }
+            pinger.shutdownNow();
+            writers.shutdownNow();
             broker.close();
             throw e;
         }

@@ -599,6 +599,23 @@ class GatewayIT {
     }
 
     @Test
+    void aGatewayThatFailsToStart_leavesNothingRunning() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            GatewayConfig onATakenPort = config().withHttp("127.0.0.1", taken.getLocalPort());
+            assertThrows(RuntimeException.class, () -> Gateway.start(onATakenPort));
+        }
+        long end = System.nanoTime() + WAIT.toNanos();
+        List<String> left;
+        do {
+            Thread.sleep(50);
+            left = Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
+                    .filter(n -> n.equals("mdp-broker") || n.startsWith("mdp-gateway-")
+                            || n.startsWith("JettyServerThreadPool")).toList();
+        } while (!left.isEmpty() && System.nanoTime() < end);
+        assertEquals(List.of(), left, "threads of the gateway that failed to start");
+    }
+
+    @Test
     void manyConcurrentStreams_doNotTakeAThreadEach_andTheHttpPoolStaysWithinItsCap() throws Exception {
         int httpMaxThreads = 16;
         start(config().withHttpMaxThreads(httpMaxThreads));
