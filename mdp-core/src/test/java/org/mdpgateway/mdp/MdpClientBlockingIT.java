@@ -93,7 +93,8 @@ class MdpClientBlockingIT {
 
     @Test
     void afterAPartial_noResend_andTheTimeoutCountsThePartials() throws Exception {
-        MdpClient client = client(Duration.ofMillis(300), 3);
+        // Long enough that the PARTIAL arrives within the first attempt on a loaded machine.
+        MdpClient client = client(Duration.ofMillis(1500), 3);
         CompletableFuture<Reply> reply = CompletableFuture.supplyAsync(() -> client.request("slow", Body.ofStrings("go")));
         List<byte[]> request = receive();
         reply(request.get(0), 2, "slow", "part one");
