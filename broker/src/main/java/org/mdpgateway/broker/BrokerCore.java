@@ -298,6 +298,10 @@ final class BrokerCore {
     private void enqueue(Request request, int clientSlot, long now) {
         Service service = service(request.service);
         service.requestsByClient[clientSlot]++;
+        if (service.queue.isEmpty() && !service.idle.isEmpty()) {
+            assign(service, request, now); // nothing waits ahead of it: it never enters the queue
+            return;
+        }
         String full = queueFull(service, request);
         if (full != null) {
             service.refused++;
@@ -314,14 +318,8 @@ final class BrokerCore {
         dispatch(service, now);
     }
 
-    /**
-     * Why {@code request} may not wait in {@code service}'s queue, naming the limit, or null when it
-     * may. Only requests that would wait are refused: one an idle worker takes at once waits for nothing.
-     */
+    /** Why {@code request} may not wait in {@code service}'s queue, naming the limit, or null when it may. */
     private String queueFull(Service service, Request request) {
-        if (!service.idle.isEmpty() && service.queue.isEmpty()) {
-            return null;
-        }
         if (service.queue.size() >= config.maxQueuedPerService()) {
             return "the queue for '" + request.service + "' is full: " + service.queue.size()
                     + " requests wait, the most per service (--max-queued)";
@@ -358,21 +356,26 @@ final class BrokerCore {
         }
     }
 
-    /** Gives waiting requests to idle workers: least recently used worker, oldest request first. */
+    /** Gives waiting requests to idle workers: least recently used worker, the queue's next request. */
     private void dispatch(Service service, long now) {
         while (!service.idle.isEmpty() && !service.queue.isEmpty()) {
-            Iterator<Worker> leastRecentlyUsed = service.idle.iterator();
-            Worker worker = leastRecentlyUsed.next();
-            leastRecentlyUsed.remove();
             Request request = service.queue.poll();
             leftQueue(request);
-            request.state = RequestState.ACTIVE;
-            request.partialsForwarded = false;
-            worker.request = request;
-            worker.expiresAt = Math.max(worker.expiresAt, now + livenessOf(worker));
-            service.inFlight++;
-            send(worker, new WorkerCommand.Request(request.clientAddress, request.body), now);
+            assign(service, request, now);
         }
+    }
+
+    /** Hands {@code request} to the service's least recently used idle worker; there must be one. */
+    private void assign(Service service, Request request, long now) {
+        Iterator<Worker> leastRecentlyUsed = service.idle.iterator();
+        Worker worker = leastRecentlyUsed.next();
+        leastRecentlyUsed.remove();
+        request.state = RequestState.ACTIVE;
+        request.partialsForwarded = false;
+        worker.request = request;
+        worker.expiresAt = Math.max(worker.expiresAt, now + livenessOf(worker));
+        service.inFlight++;
+        send(worker, new WorkerCommand.Request(request.clientAddress, request.body), now);
     }
 
     private void forwardPartial(Worker worker, Body body) {

@@ -43,6 +43,7 @@ final class HandlerThread {
             Runnable task = tasks.poll();
             if (task != null) {
                 task.run();
+                Thread.interrupted(); // an interrupt meant for a task that has ended must not reach the next
                 continue;
             }
             parked = true;
@@ -50,7 +51,6 @@ final class HandlerThread {
                 LockSupport.park(this);
             }
             parked = false;
-            Thread.interrupted(); // an interrupt meant for a task that has ended must not reach the next
         }
     }
 }
