@@ -321,6 +321,42 @@ class BrokerIT {
     }
 
     @Test
+    void aClientThatPipelinesHundredsOfRequests_doesNotPutAnotherClientBehindThemAll() throws Exception {
+        startBroker();
+        List<String> served = new CopyOnWriteArrayList<>();
+        worker(tcpEndpoint(), "svc", (request, partials) -> {
+            served.add(request.string(0));
+            Thread.sleep(2);
+            return Body.ofStrings("ok");
+        });
+        assertTrue(waitUntil(() -> mmi("svc").equals("200")));
+        // Both connected and answered before the burst, so that neither request waits on a handshake.
+        ZMQ.Socket greedy = connectedClient();
+        ZMQ.Socket other = connectedClient();
+        for (int i = 0; i < 200; i++) {
+            send(greedy, "MDPC02", b(1), "svc", "greedy-" + i);
+        }
+        assertTrue(waitUntil(() -> served.size() >= 5), "the greedy client's first requests are served");
+        int servedBefore = served.size();
+        send(other, "MDPC02", b(1), "svc", "other");
+        List<byte[]> reply = recv(other);
+        assertEquals(List.of("MDPC02", "\u0003", "svc", "ok"), strings(reply));
+        int position = served.indexOf("other");
+        // Its turn comes after at most the greedy request then being served and one more; FIFO would
+        // have put it after all 200. A margin allows for requests served while it was on its way.
+        assertTrue(position - servedBefore < 20, "served " + (position - servedBefore)
+                + " greedy requests after the other client's arrived; order: " + served);
+    }
+
+    /** A raw client DEALER that has had an 8/MMI answer, so its connection is up. */
+    private ZMQ.Socket connectedClient() {
+        ZMQ.Socket socket = dealer(tcpEndpoint());
+        send(socket, "MDPC02", b(1), "mmi.service", "svc");
+        assertEquals(List.of("MDPC02", "\u0003", "mmi.service", "200"), strings(recv(socket)));
+        return socket;
+    }
+
+    @Test
     void aRequestForAWorkerWhoseConnectionIsGone_goesToAnotherAtOnce_andTheDropIsCounted() throws Exception {
         // Heartbeats so slow that only the undelivered REQUEST can tell the broker the worker is gone.
         startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*").withHeartbeat(Duration.ofSeconds(30), 3));
