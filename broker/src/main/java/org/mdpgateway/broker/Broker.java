@@ -39,7 +39,9 @@ public final class Broker implements AutoCloseable {
     private final BrokerConfig config;
     private final Ticker ticker;
     private final RouterInbox<Object> inbox = new RouterInbox<>();
-    private final ZContext context = new ZContext(1);
+    /** Where the broker's sockets live; closed by the broker only when it made it. */
+    private final ZContext context;
+    private final boolean ownsContext;
     private final Thread loopThread;
     private final CountDownLatch started = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -50,9 +52,11 @@ public final class Broker implements AutoCloseable {
     /** Set once the loop reads its inbox no more; only then may other threads drain it. */
     private volatile boolean loopEnded;
 
-    private Broker(BrokerConfig config, Ticker ticker) {
+    private Broker(BrokerConfig config, Ticker ticker, ZContext context) {
         this.config = config;
         this.ticker = ticker;
+        this.ownsContext = context == null;
+        this.context = ownsContext ? new ZContext(1) : context;
         this.loopThread = new Thread(this::runLoop, "mdp-broker");
     }
 
@@ -61,12 +65,27 @@ public final class Broker implements AutoCloseable {
         return start(config, Ticker.system());
     }
 
+    /**
+     * As {@link #start(BrokerConfig)}, with the broker's sockets in {@code context}, which stays the
+     * caller's: the broker closes only its own sockets, and the caller closes the context once the
+     * broker and every other socket in it are closed. Peers in this process that share the context
+     * reach the broker over an {@code inproc://} endpoint in {@link BrokerConfig#bindEndpoints()},
+     * without TCP or the context's I/O thread.
+     */
+    public static Broker start(BrokerConfig config, ZContext context) {
+        return start(config, Ticker.system(), Objects.requireNonNull(context, "context"));
+    }
+
     /** As {@link #start(BrokerConfig)}, with the clock for heartbeats, expiry and deadlines. */
     public static Broker start(BrokerConfig config, Ticker ticker) {
+        return start(config, ticker, null);
+    }
+
+    private static Broker start(BrokerConfig config, Ticker ticker, ZContext context) {
         if (config.bindEndpoints().isEmpty()) {
             throw new IllegalArgumentException("the broker needs at least one endpoint to bind");
         }
-        Broker broker = new Broker(config, Objects.requireNonNull(ticker, "ticker"));
+        Broker broker = new Broker(config, Objects.requireNonNull(ticker, "ticker"), context);
         broker.loopThread.start();
         try {
             broker.started.await();
@@ -90,14 +109,6 @@ public final class Broker implements AutoCloseable {
     /** The endpoints the socket is bound to, with wildcard ports resolved. */
     public List<String> boundEndpoints() {
         return boundEndpoints;
-    }
-
-    /**
-     * The ZeroMQ context the broker's socket lives in: peers in this process need it to connect to an
-     * {@code inproc://} endpoint. The broker closes it when it stops.
-     */
-    public ZContext context() {
-        return context;
     }
 
     /**
@@ -237,7 +248,12 @@ public final class Broker implements AutoCloseable {
             }
             failUnhandled();
             inbox.close();
-            context.close();
+            if (router != null) {
+                router.close();
+            }
+            if (ownsContext) {
+                context.close();
+            }
             stopped.countDown();
             if (!boundEndpoints.isEmpty()) {
                 log.info("broker stopped");

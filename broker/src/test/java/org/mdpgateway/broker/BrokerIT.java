@@ -189,13 +189,39 @@ class BrokerIT {
 
     @Test
     void oneSocket_servesTcpAndInprocEndpointsAtOnce() {
-        startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*", "inproc://broker-it-" + System.nanoTime()));
-        assertEquals(2, broker.boundEndpoints().size());
-        String inproc = broker.boundEndpoints().get(1);
-        assertTrue(inproc.startsWith("inproc://"), inproc);
-        closeLater(MdpWorker.builder(inproc, "echo").context(broker.context()).start((request, p) -> request));
-        Reply reply = client(tcpEndpoint()).request("echo", Body.ofStrings("across endpoints"));
-        assertEquals("across endpoints", reply.finalBody().string(0));
+        try (ZContext shared = new ZContext(1)) {
+            String inproc = "inproc://broker-it-" + System.nanoTime();
+            broker = Broker.start(BrokerConfig.defaults("tcp://127.0.0.1:*", inproc), shared);
+            assertEquals(List.of(tcpEndpoint(), inproc), broker.boundEndpoints());
+            try (MdpWorker worker = MdpWorker.builder(inproc, "echo").context(shared).start((request, p) -> request)) {
+                Reply reply = client(tcpEndpoint()).request("echo", Body.ofStrings("across endpoints"));
+                assertEquals("across endpoints", reply.finalBody().string(0));
+            }
+            broker.close();
+        }
+    }
+
+    @Test
+    void aBrokerInTheCallersContext_closesOnlyItsOwnSockets() {
+        String inproc = "inproc://broker-it-" + System.nanoTime();
+        BrokerConfig config = BrokerConfig.defaults(inproc).withHeartbeat(Duration.ofMillis(100), 3);
+        try (ZContext shared = new ZContext(1)) {
+            Broker first = Broker.start(config, shared);
+            MdpWorker worker = MdpWorker.builder(inproc, "echo").context(shared).heartbeatInterval(Duration.ofMillis(100))
+                    .reconnectDelay(Duration.ofMillis(50)).start((request, p) -> request);
+            MdpClient client = MdpClient.builder(inproc).context(shared).timeout(Duration.ofSeconds(2)).attempts(5).build();
+            assertEquals("one", client.request("echo", Body.ofStrings("one")).finalBody().string(0));
+
+            first.close();
+            // The worker's and the client's sockets were not closed under them: both go on with the
+            // next broker bound to the same endpoint in the same context.
+            broker = Broker.start(config, shared);
+            assertEquals("two", client.request("echo", Body.ofStrings("two")).finalBody().string(0));
+            client.close();
+            worker.close();
+            broker.close();
+            assertTrue(shared.getSockets().isEmpty(), "sockets left open: " + shared.getSockets());
+        }
     }
 
     @Test

@@ -4,10 +4,11 @@ import java.time.Duration;
 import java.util.List;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.MdpWorker;
+import org.zeromq.ZContext;
 
 /**
- * The demo services the gateway runs with {@code --demo-workers}, as ordinary MDP workers on the
- * broker's endpoint, so a new user's first curl works:
+ * The demo services the gateway runs with {@code --demo-workers}, as ordinary MDP workers connected
+ * to the embedded broker over {@code inproc}, so a new user's first curl works:
  *
  * <ul>
  *   <li>{@code echo}: answers a FINAL with the request's frames.
@@ -20,10 +21,10 @@ final class DemoWorkers implements AutoCloseable {
 
     private final List<MdpWorker> workers;
 
-    DemoWorkers(String endpoint, Duration heartbeatInterval) {
-        MdpWorker echo = MdpWorker.builder(endpoint, "echo").heartbeatInterval(heartbeatInterval)
+    DemoWorkers(String endpoint, ZContext context, Duration heartbeatInterval) {
+        MdpWorker echo = MdpWorker.builder(endpoint, "echo").context(context).heartbeatInterval(heartbeatInterval)
                 .start((request, partials) -> request);
-        MdpWorker count = MdpWorker.builder(endpoint, "count").heartbeatInterval(heartbeatInterval)
+        MdpWorker count = MdpWorker.builder(endpoint, "count").context(context).heartbeatInterval(heartbeatInterval)
                 .start((request, partials) -> {
                     int n = parseCount(request.string(0));
                     for (int i = 1; i <= n; i++) {
