@@ -18,7 +18,10 @@ import org.mdpgateway.broker.BrokerConfig;
  * @param demoWorkers whether to run the in-process demo services {@code echo} and {@code count}
  * @param pingInterval how often an open Server-Sent Events stream gets a {@code : ping} comment
  * @param maxBufferedParts how many reply parts one slow reader may have waiting before its stream
- *     ends with an error
+ *     ends with an error; also the most parts collected for one JSON reply
+ * @param maxBufferedReplyBytes how many body bytes of reply parts one response may hold waiting for
+ *     its client, or collected for one JSON reply; one part alone may be larger (it is bounded by
+ *     the broker's largest message)
  * @param drainGrace how long in-flight requests may take to finish when the gateway stops
  * @param httpMaxThreads the most threads the HTTP server may run; requests waiting for a reply hold
  *     none, so these only parse requests, read bodies and run handlers
@@ -34,6 +37,7 @@ public record GatewayConfig(
         boolean demoWorkers,
         Duration pingInterval,
         int maxBufferedParts,
+        long maxBufferedReplyBytes,
         Duration drainGrace,
         int httpMaxThreads) {
 
@@ -43,6 +47,7 @@ public record GatewayConfig(
     public static final long DEFAULT_MAX_BODY_BYTES = 16L * 1024 * 1024;
     public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(15);
     public static final int DEFAULT_MAX_BUFFERED_PARTS = 1024;
+    public static final long DEFAULT_MAX_BUFFERED_REPLY_BYTES = 16L * 1024 * 1024;
     public static final Duration DEFAULT_DRAIN_GRACE = Duration.ofSeconds(10);
     /** Javalin's own default is 250; replies need no thread, so fewer keep a burst of streams cheap. */
     public static final int DEFAULT_HTTP_MAX_THREADS = 100;
@@ -69,6 +74,9 @@ public record GatewayConfig(
         if (maxBufferedParts < 1) {
             throw new IllegalArgumentException("max buffered parts must be positive, got " + maxBufferedParts);
         }
+        if (maxBufferedReplyBytes < 1) {
+            throw new IllegalArgumentException("max buffered reply bytes must be positive, got " + maxBufferedReplyBytes);
+        }
         Objects.requireNonNull(drainGrace, "drainGrace");
         if (httpMaxThreads < MIN_HTTP_MAX_THREADS) {
             throw new IllegalArgumentException("HTTP max threads must be at least " + MIN_HTTP_MAX_THREADS + ", got "
@@ -80,52 +88,52 @@ public record GatewayConfig(
     public static GatewayConfig defaults(BrokerConfig broker) {
         return new GatewayConfig(broker, "0.0.0.0", DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
-                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS);
+                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS);
     }
 
     public GatewayConfig withHttp(String host, int port) {
         return new GatewayConfig(broker, host, port, requestTimeout, maxRequestTimeout, maxBodyBytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
+                demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withTimeouts(Duration defaultTimeout, Duration maxTimeout) {
         return new GatewayConfig(broker, httpHost, httpPort, defaultTimeout, maxTimeout, maxBodyBytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
+                demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withMaxBodyBytes(long bytes) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, bytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
+                demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withDemoWorkers(boolean demo) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demo, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
+                corsOrigins, demo, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withPingInterval(Duration interval) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, interval, maxBufferedParts, drainGrace, httpMaxThreads);
+                corsOrigins, demoWorkers, interval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
     }
 
-    public GatewayConfig withMaxBufferedParts(int parts) {
+    public GatewayConfig withReplyBuffer(int parts, long bytes) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, parts, drainGrace, httpMaxThreads);
+                corsOrigins, demoWorkers, pingInterval, parts, bytes, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withCorsOrigins(List<String> origins) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                origins, demoWorkers, pingInterval, maxBufferedParts, drainGrace, httpMaxThreads);
+                origins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
     }
 
     public GatewayConfig withDrainGrace(Duration grace) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, grace, httpMaxThreads);
+                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, grace, httpMaxThreads);
     }
 
     public GatewayConfig withHttpMaxThreads(int threads) {
         return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, drainGrace, threads);
+                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, threads);
     }
 
     private static void requirePositive(Duration d, String what) {

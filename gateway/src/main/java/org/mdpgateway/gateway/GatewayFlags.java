@@ -43,6 +43,10 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
             + "  --max-request-timeout-ms N    longest deadline a request may ask for (default "
             + GatewayConfig.DEFAULT_MAX_REQUEST_TIMEOUT.toMillis() + ")\n"
             + "  --max-body-bytes N            largest request body (default " + GatewayConfig.DEFAULT_MAX_BODY_BYTES + ")\n"
+            + "  --max-buffered-parts N        reply parts one response may hold for a slow client, or collect for a\n"
+            + "                                JSON reply, before it fails (default " + GatewayConfig.DEFAULT_MAX_BUFFERED_PARTS + ")\n"
+            + "  --max-buffered-reply-bytes N  reply body bytes one response may hold or collect, the same way (default "
+            + GatewayConfig.DEFAULT_MAX_BUFFERED_REPLY_BYTES + ")\n"
             + "  --cors-origin ORIGIN          an origin browsers may call from; repeatable\n"
             + "  --ping-interval-ms N          SSE keep-alive comment interval (default "
             + GatewayConfig.DEFAULT_PING_INTERVAL.toMillis() + ")\n"
@@ -58,7 +62,8 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
     private static final List<String> VALUE_FLAGS = List.of("--http-host", "--http-port", "--broker-bind",
             "--heartbeat-interval-ms", "--heartbeat-liveness", "--request-expiry-ms", "--max-queued",
             "--max-queued-total", "--max-queued-per-client", "--max-queued-bytes", "--max-message-bytes",
-            "--max-resends", "--busy-worker-expiry-ms", "--max-collected-reply-bytes", "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes", "--cors-origin",
+            "--max-resends", "--busy-worker-expiry-ms", "--max-collected-reply-bytes", "--request-timeout-ms", "--max-request-timeout-ms", "--max-body-bytes",
+            "--max-buffered-parts", "--max-buffered-reply-bytes", "--cors-origin",
             "--ping-interval-ms", "--drain-grace-ms", "--http-max-threads");
     private static final List<String> REPEATABLE = List.of("--broker-bind", "--cors-origin");
     private static final List<String> SWITCHES = List.of("--demo-workers", "--access-log", "--help");
@@ -133,6 +138,9 @@ record GatewayFlags(GatewayConfig config, boolean help, boolean accessLog) {
                 .withTimeouts(millis(values, "--request-timeout-ms", GatewayConfig.DEFAULT_REQUEST_TIMEOUT),
                         millis(values, "--max-request-timeout-ms", GatewayConfig.DEFAULT_MAX_REQUEST_TIMEOUT))
                 .withMaxBodyBytes(number(values, "--max-body-bytes", GatewayConfig.DEFAULT_MAX_BODY_BYTES, 1))
+                .withReplyBuffer((int) Math.min(Integer.MAX_VALUE,
+                                number(values, "--max-buffered-parts", GatewayConfig.DEFAULT_MAX_BUFFERED_PARTS, 1)),
+                        number(values, "--max-buffered-reply-bytes", GatewayConfig.DEFAULT_MAX_BUFFERED_REPLY_BYTES, 1))
                 .withCorsOrigins(values.getOrDefault("--cors-origin", List.of()))
                 .withPingInterval(millis(values, "--ping-interval-ms", GatewayConfig.DEFAULT_PING_INTERVAL))
                 .withDrainGrace(Duration.ofMillis(number(values, "--drain-grace-ms",

@@ -114,12 +114,15 @@ final class HttpApi {
     // ---- request ids -----------------------------------------------------------------------------
 
     private void assignRequestId(Context ctx) {
-        String id = ctx.header(REQUEST_ID);
-        if (id == null || id.isEmpty() || id.length() > MAX_REQUEST_ID_LENGTH || !isVisibleAscii(id)) {
-            id = UUID.randomUUID().toString();
-        }
+        String id = requestIdFrom(ctx.header(REQUEST_ID));
         ctx.attribute(REQUEST_ID_ATTRIBUTE, id);
         ctx.header(REQUEST_ID, id);
+    }
+
+    /** The caller's request id if it is a sensible one, else a new one. */
+    static String requestIdFrom(String header) {
+        return header == null || header.isEmpty() || header.length() > MAX_REQUEST_ID_LENGTH || !isVisibleAscii(header)
+                ? UUID.randomUUID().toString() : header;
     }
 
     private static boolean isVisibleAscii(String s) {
@@ -157,7 +160,7 @@ final class HttpApi {
             ctx.disableCompression();
         }
         ReplyStream reply = new ReplyStream(ctx, format, service, requestId, mapper, writers,
-                config.maxBufferedParts(), metrics);
+                config.maxBufferedParts(), config.maxBufferedReplyBytes(), metrics);
         metrics.started(format);
         openReplies.add(reply);
         reply.done.whenComplete((ok, failure) -> {

@@ -18,6 +18,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.mdpgateway.broker.ReplyHandler;
 import org.mdpgateway.broker.RequestFailure;
@@ -34,8 +35,9 @@ import org.slf4j.LoggerFactory;
  * non-blocking writes, so neither the broker nor a writer ever waits for a client: when the client
  * cannot take more, the bytes wait and the response's write listener resumes the writer. No thread
  * waits for the worker either: the servlet request is asynchronous until {@link #done} completes.
- * A reader that falls more than {@code maxBufferedParts} behind gets an error and its request is
- * cancelled, so a slow client cannot grow memory.
+ * A reader that falls more than {@code maxBufferedParts} parts or {@code maxBufferedBytes} body
+ * bytes behind gets an error and its request is cancelled, so a slow client cannot grow memory; a
+ * JSON reply, collected whole before it is written, has the same two limits.
  *
  * <p>Until the first byte goes out every failure is a real status with a problem+json body; after
  * it, failures are in-band: an {@code error} event or line, or for raw bytes a cut-off stream.
@@ -43,12 +45,9 @@ import org.slf4j.LoggerFactory;
 final class ReplyStream implements ReplyHandler {
     private static final Logger log = LoggerFactory.getLogger(ReplyStream.class);
     private static final Object PING = new Object();
-    private static final Object OVERFLOW = new Object();
     private static final Object SHUTDOWN = new Object();
     /** The response can take more bytes. */
     private static final Object WRITABLE = new Object();
-    /** In {@link #pending}: the bytes of one part end here. */
-    private static final Object PART_END = new Object();
     private static final byte[] PING_COMMENT = ": ping\n\n".getBytes(StandardCharsets.US_ASCII);
 
     private final Context ctx;
@@ -58,6 +57,7 @@ final class ReplyStream implements ReplyHandler {
     private final ObjectMapper mapper;
     private final Executor writer;
     private final int maxBufferedParts;
+    private final long maxBufferedBytes;
     private final GatewayMetrics metrics;
     private final long startNanos = System.nanoTime();
 
@@ -65,7 +65,9 @@ final class ReplyStream implements ReplyHandler {
     final CompletableFuture<Void> done = new CompletableFuture<>();
 
     private final Queue<Object> events = new ConcurrentLinkedQueue<>();
+    /** Parts and their body bytes handed over by the broker and not yet taken by the client. */
     private final AtomicInteger bufferedParts = new AtomicInteger();
+    private final AtomicLong bufferedBytes = new AtomicLong();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private final AtomicBoolean overflowed = new AtomicBoolean();
     private volatile RequestHandle handle;
@@ -85,13 +87,14 @@ final class ReplyStream implements ReplyHandler {
     private boolean gone;
     private boolean unflushed;
     private ServletOutputStream out;
-    /** Bytes, frames and part ends waiting for the client to take them, in order. */
+    /** Bytes and frames waiting for the client to take them, in order; a {@link Part} marks its end. */
     private final java.util.ArrayDeque<Object> pending = new java.util.ArrayDeque<>();
     private int seq;
     private List<Object[]> aggregated;
+    private long aggregatedBytes;
 
     ReplyStream(Context ctx, ReplyFormat format, String service, String requestId, ObjectMapper mapper,
-            Executor writer, int maxBufferedParts, GatewayMetrics metrics) {
+            Executor writer, int maxBufferedParts, long maxBufferedBytes, GatewayMetrics metrics) {
         this.ctx = ctx;
         this.format = format;
         this.service = service;
@@ -99,6 +102,7 @@ final class ReplyStream implements ReplyHandler {
         this.mapper = mapper;
         this.writer = writer;
         this.maxBufferedParts = maxBufferedParts;
+        this.maxBufferedBytes = maxBufferedBytes;
         this.metrics = metrics;
     }
 
@@ -139,20 +143,26 @@ final class ReplyStream implements ReplyHandler {
     @Override
     public void onPartial(Body partial) {
         metrics.partial(service);
-        if (bufferedParts.incrementAndGet() > maxBufferedParts) {
+        Part part = new Part(false, partial, partial.byteCount());
+        int parts = bufferedParts.incrementAndGet();
+        long bytes = bufferedBytes.addAndGet(part.bytes);
+        // One part alone is always taken: it is in memory already, bounded by the broker's largest message.
+        if (parts > maxBufferedParts || (bytes > maxBufferedBytes && parts > 1)) {
             if (overflowed.compareAndSet(false, true)) {
                 cancelRequest();
-                offer(OVERFLOW);
+                offer(new Overflow(parts > maxBufferedParts));
             }
             return;
         }
-        offer(new Part(false, partial));
+        offer(part);
     }
 
     @Override
     public void onFinal(Body reply) {
+        Part part = new Part(true, reply, reply.byteCount());
         bufferedParts.incrementAndGet();
-        offer(new Part(true, reply));
+        bufferedBytes.addAndGet(part.bytes);
+        offer(part);
     }
 
     @Override
@@ -206,8 +216,8 @@ final class ReplyStream implements ReplyHandler {
                     } else if (!finished) {
                         handle(event);
                         pump();
-                    } else if (event instanceof Part) {
-                        bufferedParts.decrementAndGet(); // after the end: dropped
+                    } else if (event instanceof Part part) {
+                        release(part); // after the end: dropped
                     }
                 } catch (IOException | RuntimeException e) {
                     clientGone(e);
@@ -232,10 +242,15 @@ final class ReplyStream implements ReplyHandler {
         } else if (event == PING) {
             commit();
             write(PING_COMMENT);
-        } else if (event == OVERFLOW) {
-            fail(Problem.of(503, "slow-reader", "Reader too slow",
-                    "the client read the reply more slowly than the worker sent it; more than " + maxBufferedParts
-                            + " parts were waiting", requestId, service).with("retryAfterSeconds", 1));
+        } else if (event instanceof Overflow overflow) {
+            if (format == ReplyFormat.JSON) {
+                failTooLargeToCollect(overflow.byParts());
+            } else {
+                fail(Problem.of(503, "slow-reader", "Reader too slow",
+                        "the client read the reply more slowly than the worker sent it; " + limit(overflow.byParts())
+                                + " were waiting " + flag(overflow.byParts()), requestId, service)
+                        .with("retryAfterSeconds", 1));
+            }
         } else if (event == SHUTDOWN) {
             fail(Problem.of(503, "shutting-down", "Gateway shutting down",
                     "the gateway is stopping; try again shortly", requestId, service).with("retryAfterSeconds", 1));
@@ -268,7 +283,13 @@ final class ReplyStream implements ReplyHandler {
             default:
                 throw new AssertionError(format);
         }
-        pending.add(PART_END);
+        pending.add(part); // its end
+    }
+
+    /** The client has taken {@code part}, or it will never be written. */
+    private void release(Part part) {
+        bufferedParts.decrementAndGet();
+        bufferedBytes.addAndGet(-part.bytes);
     }
 
     /**
@@ -301,8 +322,8 @@ final class ReplyStream implements ReplyHandler {
             } else if (next instanceof FrameRef frame) {
                 frame.body().writeFrameTo(frame.index(), out);
                 unflushed = true;
-            } else if (next == PART_END) {
-                bufferedParts.decrementAndGet();
+            } else if (next instanceof Part part) {
+                release(part);
             }
         }
     }
@@ -311,15 +332,14 @@ final class ReplyStream implements ReplyHandler {
 
     private void aggregate(Part part) throws IOException {
         seq++;
-        bufferedParts.decrementAndGet(); // collected here, not waiting for the client
+        release(part); // collected here, not waiting for the client
         if (aggregated == null) {
             aggregated = new ArrayList<>();
         }
-        if (aggregated.size() >= maxBufferedParts && !part.isFinal) {
-            cancelRequest();
-            fail(Problem.of(502, "reply-too-large", "Reply too large to collect",
-                    "the reply has more than " + maxBufferedParts + " parts; ask for a stream instead "
-                            + "(Accept: application/x-ndjson or text/event-stream)", requestId, service));
+        aggregatedBytes += part.bytes;
+        boolean tooManyParts = aggregated.size() >= maxBufferedParts && !part.isFinal;
+        if (tooManyParts || (aggregatedBytes > maxBufferedBytes && !aggregated.isEmpty())) {
+            failTooLargeToCollect(tooManyParts);
             return;
         }
         aggregated.add(new Object[] {part.isFinal ? "final" : "partial", seq, part.body});
@@ -343,6 +363,21 @@ final class ReplyStream implements ReplyHandler {
         res.setContentLength(buffer.size());
         committed = true;
         pending.add(buffer.toByteArray());
+    }
+
+    private void failTooLargeToCollect(boolean byParts) throws IOException {
+        cancelRequest();
+        fail(Problem.of(502, "reply-too-large", "Reply too large to collect",
+                "the reply has " + limit(byParts) + " " + flag(byParts) + "; ask for a stream instead "
+                        + "(Accept: application/x-ndjson or text/event-stream)", requestId, service));
+    }
+
+    private String limit(boolean byParts) {
+        return byParts ? "more than " + maxBufferedParts + " parts" : "more than " + maxBufferedBytes + " bytes of parts";
+    }
+
+    private static String flag(boolean byParts) {
+        return byParts ? "(--max-buffered-parts)" : "(--max-buffered-reply-bytes)";
     }
 
     private byte[] partJson(String type, int n, Body body) throws IOException {
@@ -481,7 +516,10 @@ final class ReplyStream implements ReplyHandler {
         }
     }
 
-    private record Part(boolean isFinal, Body body) {}
+    private record Part(boolean isFinal, Body body, long bytes) {}
+
+    /** Too much was waiting: more parts than allowed, or else more bytes. */
+    private record Overflow(boolean byParts) {}
 
     /** One frame of a raw reply, written from the body itself without a copy. */
     private record FrameRef(Body body, int index) {}

@@ -501,9 +501,19 @@ class GatewayIT {
 
     @Test
     void slowReader_getsAnErrorInsteadOfGrowingMemory() throws Exception {
-        start(config().withMaxBufferedParts(8));
+        start(config().withReplyBuffer(8, GatewayConfig.DEFAULT_MAX_BUFFERED_REPLY_BYTES));
+        assertSlowReaderFails(64 * 1024, "more than 8 parts were waiting (--max-buffered-parts)");
+    }
+
+    @Test
+    void slowReader_ofBigParts_isStoppedByTheByteBudget() throws Exception {
+        start(config().withReplyBuffer(1_000_000, 1024 * 1024));
+        assertSlowReaderFails(64 * 1024, "(--max-buffered-reply-bytes)");
+    }
+
+    private void assertSlowReaderFails(int partBytes, String detail) throws Exception {
         AtomicInteger sent = new AtomicInteger();
-        byte[] chunk = new byte[64 * 1024];
+        byte[] chunk = new byte[partBytes];
         worker("flood", (request, partials) -> {
             for (int i = 0; i < 2000; i++) {
                 partials.send(Body.of(chunk));
@@ -525,14 +535,61 @@ class GatewayIT {
             String all = new String(response.body().readAllBytes(), UTF_8);
             assertTrue(all.contains("\"type\":\"error\""), "no error line at the end");
             assertTrue(all.contains("slow-reader"), all.substring(Math.max(0, all.length() - 500)));
+            assertTrue(all.contains(detail), all.substring(Math.max(0, all.length() - 500)));
             assertFalse(all.contains("\"type\":\"final\""));
             response.checkBody();
         }
     }
 
     @Test
+    void requestsJettyRefusesItself_getProblemJsonToo() throws Exception {
+        start();
+        for (String[] c : new String[][] {
+                {"POST /services/echo HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "400", "bad-request"},
+                {"GET /services/echo HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(64 * 1024) + "\r\n\r\n", "431",
+                        "headers-too-large"}}) {
+            try (Socket socket = new Socket("127.0.0.1", gateway.httpPort())) {
+                socket.setSoTimeout(10_000);
+                socket.getOutputStream().write(c[0].getBytes(UTF_8));
+                socket.getOutputStream().flush();
+                String response = new String(socket.getInputStream().readAllBytes(), UTF_8);
+                assertTrue(response.startsWith("HTTP/1.1 " + c[1]), response);
+                assertTrue(response.toLowerCase(java.util.Locale.ROOT).contains("content-type: application/problem+json"),
+                        response);
+                String body = response.substring(response.indexOf("\r\n\r\n") + 4);
+                assertEquals("urn:mdp-gateway:problem:" + c[2], json(body).get("type").asText(), body);
+                assertEquals(Integer.parseInt(c[1]), json(body).get("status").asInt());
+            }
+        }
+    }
+
+    @Test
+    void jsonReply_collectedOverTheByteBudget_is502_whileOneBigFinalAloneIsServed() throws Exception {
+        start(config().withReplyBuffer(1024, 100_000));
+        byte[] chunk = new byte[40_000];
+        worker("parts", (request, partials) -> {
+            for (int i = 0; i < 3; i++) {
+                partials.send(Body.of(chunk));
+                Thread.sleep(50); // a reader that keeps up holds one part at a time
+            }
+            return Body.ofStrings("end");
+        });
+        worker("big", (request, partials) -> Body.of(new byte[300_000]));
+        HttpResponse<String> collected = post("/services/parts", "x", "Accept", "application/json");
+        assertProblem(collected, 502, "reply-too-large");
+        assertTrue(collected.body().contains("(--max-buffered-reply-bytes)"), collected.body());
+        HttpResponse<String> streamed = post("/services/parts", "x", "Accept", "application/x-ndjson");
+        assertEquals(200, streamed.statusCode());
+        assertEquals(4, streamed.body().lines().count(), "three partials and the final, read as they came: "
+                + streamed.body().substring(Math.max(0, streamed.body().length() - 400)));
+        HttpResponse<String> big = post("/services/big", "x", "Accept", "application/json");
+        assertEquals(200, big.statusCode(), big.body());
+        assertEquals(1, json(big.body()).get("parts").size());
+    }
+
+    @Test
     void manySlowReaders_doNotStallOtherReplies() throws Exception {
-        start(config().withMaxBufferedParts(8));
+        start(config().withReplyBuffer(8, GatewayConfig.DEFAULT_MAX_BUFFERED_REPLY_BYTES));
         int slowReaders = 24; // more than the gateway's writer threads
         byte[] chunk = new byte[64 * 1024];
         AtomicInteger floods = new AtomicInteger();
