@@ -1,6 +1,7 @@
 package org.mdpgateway.broker;
 
 import java.io.PrintStream;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,14 +37,24 @@ public final class BrokerMain {
             System.exit(1);
             return;
         }
+        AtomicBoolean loopFailed = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (loopFailed.get()) {
+                return; // the exit status says so: 1
+            }
             log.info("stopping: sending DISCONNECT to every worker");
             broker.close();
+            // A clean stop is a success. Left to itself the JVM exits 143 after SIGTERM, which
+            // supervisors (systemd, Kubernetes jobs) read as a failure.
+            System.out.flush();
+            System.err.flush();
+            Runtime.getRuntime().halt(0);
         }, "mdp-broker-shutdown"));
         try {
             if (!broker.awaitStop()) {
                 // The loop died on its own: exit, so a supervisor can restart the broker.
                 log.error("broker loop ended unexpectedly; exiting");
+                loopFailed.set(true);
                 System.exit(1);
             }
         } catch (InterruptedException e) {

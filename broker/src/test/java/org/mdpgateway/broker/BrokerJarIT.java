@@ -519,7 +519,7 @@ class BrokerJarIT {
     // ---- 11. SIGTERM -------------------------------------------------------------------------------
 
     @Test
-    void sigterm_sendsDisconnectToEveryRegisteredWorker_andExits() throws Exception {
+    void sigterm_sendsDisconnectToEveryRegisteredWorker_andExitsZero() throws Exception {
         BrokerProcess broker = BrokerProcess.start(testName, 1);
         ownBrokers.add(broker);
         Peer idle1 = readyWorker(broker, broker.endpoint(0), service("stop-a"));
@@ -535,6 +535,7 @@ class BrokerJarIT {
             assertFrames(worker.expect(SOON, "DISCONNECT at shutdown"), MDPW, cmd(W_DISCONNECT));
         }
         assertTrue(broker.process.waitFor(10, TimeUnit.SECONDS), "the broker did not exit after SIGTERM");
+        assertEquals(0, broker.process.exitValue(), "a clean stop exits 0");
     }
 
     // ---- 12. command line --------------------------------------------------------------------------

@@ -73,6 +73,7 @@ public final class Gateway implements AutoCloseable {
                 javalin.jetty.modifyServer(server -> {
                     // Javalin's default stop is not graceful; this lets requests in flight finish.
                     server.insertHandler(new GracefulHandler());
+                    server.setErrorHandler(new JettyProblems(mapper));
                     server.setStopTimeout(Math.max(1, config.drainGrace().toMillis()));
                 });
                 api.register(javalin);

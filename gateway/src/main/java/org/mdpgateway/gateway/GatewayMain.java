@@ -50,6 +50,11 @@ public final class GatewayMain {
             log.info("stopping");
             gateway.close();
             stopped.countDown();
+            // A drained stop is a success. Left to itself the JVM exits 143 after SIGTERM, which
+            // supervisors (systemd, Kubernetes jobs) read as a failure.
+            System.out.flush();
+            System.err.flush();
+            Runtime.getRuntime().halt(0);
         }, "mdp-gateway-shutdown"));
         try {
             stopped.await();

@@ -19,11 +19,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.mdpgateway.mdp.MdpWorker;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
@@ -176,6 +181,97 @@ class GatewayJarIT {
         }
         assertTrue(log.contains("gateway draining"), "exit " + process.exitValue() + " last " + last + "\n" + log);
         assertTrue(log.contains("gateway stopped"), log);
+    }
+
+    @Test
+    void sigtermUnderLoad_inFlightRequestsFinish_newOnesGet503_andTheProcessExitsZero() throws Exception {
+        launch(List.of("--demo-workers", "--http-host", "127.0.0.1", "--broker-bind", "tcp://127.0.0.1:*",
+                "--http-port", "0", "--heartbeat-interval-ms", "500", "--drain-grace-ms", "8000"));
+        Matcher listening = awaitListening();
+        String base = "http://127.0.0.1:" + listening.group(1);
+        List<MdpWorker> workers = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            workers.add(MdpWorker.builder(listening.group(2), "slow").heartbeatInterval(Duration.ofMillis(500))
+                    .start((request, partials) -> {
+                        Thread.sleep(300);
+                        return request;
+                    }));
+        }
+        try {
+            awaitAvailable(base + "/services/slow");
+            awaitAvailable(base + "/services/echo");
+            AtomicLong sigtermAt = new AtomicLong(Long.MAX_VALUE);
+            AtomicBoolean stop = new AtomicBoolean();
+            List<String> broken = new CopyOnWriteArrayList<>();
+            AtomicInteger servedAcrossSigterm = new AtomicInteger();
+            AtomicInteger refusedWith503 = new AtomicInteger();
+            AtomicInteger served = new AtomicInteger();
+            List<Thread> loaders = new ArrayList<>();
+            for (int t = 0; t < 8; t++) {
+                String service = t < 6 ? "slow" : "echo";
+                int loader = t;
+                Thread thread = new Thread(() -> {
+                    for (int n = 0; !stop.get(); n++) {
+                        String body = "load-" + loader + "-" + n;
+                        long startedAt = System.nanoTime();
+                        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/services/" + service))
+                                .timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString(body)).build();
+                        try {
+                            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+                            boolean accepted = sentWellBefore(sigtermAt.get(), startedAt);
+                            if (response.statusCode() == 200 && response.body().equals(body)) {
+                                served.incrementAndGet();
+                                if (accepted && System.nanoTime() > sigtermAt.get()) {
+                                    servedAcrossSigterm.incrementAndGet();
+                                }
+                            } else if (!accepted && response.statusCode() == 503
+                                    && response.body().contains("urn:mdp-gateway:problem:shutting-down")) {
+                                refusedWith503.incrementAndGet();
+                            } else {
+                                broken.add(body + ": " + response.statusCode() + " " + response.body());
+                            }
+                        } catch (IOException e) {
+                            if (sentWellBefore(sigtermAt.get(), startedAt)) {
+                                broken.add(body + ": " + e);
+                            } else if (!process.isAlive()) {
+                                return; // the gateway is gone: nothing more to send
+                            }
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                });
+                loaders.add(thread);
+                thread.start();
+            }
+            Thread.sleep(1500);
+            assertTrue(served.get() > 0, "no load reached the gateway");
+            sigtermAt.set(System.nanoTime());
+            process.toHandle().destroy(); // SIGTERM
+            assertTrue(process.waitFor(30, TimeUnit.SECONDS), "the gateway exits after draining");
+            long exitedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sigtermAt.get());
+            stop.set(true);
+            for (Thread thread : loaders) {
+                thread.join(30_000);
+            }
+            reader.join(10_000);
+            String log;
+            synchronized (output) {
+                log = String.join("\n", output);
+            }
+            assertEquals(List.of(), broken, "requests the gateway had accepted and did not answer right; its log:\n" + log);
+            assertTrue(servedAcrossSigterm.get() > 0, "no request was in flight at SIGTERM");
+            assertTrue(refusedWith503.get() > 0, "no request arrived while the gateway drained");
+            assertTrue(exitedAfterMs < 8000 + 5000, "drained in " + exitedAfterMs + " ms, grace 8000");
+            assertEquals(0, process.exitValue(), "a drained stop exits 0");
+        } finally {
+            workers.forEach(MdpWorker::close);
+        }
+    }
+
+    /** Sent this long before the signal, the gateway had the request, and must answer it. */
+    private static boolean sentWellBefore(long sigtermAt, long sentAt) {
+        return sigtermAt == Long.MAX_VALUE || sigtermAt - sentAt > TimeUnit.MILLISECONDS.toNanos(200);
     }
 
     @Test
