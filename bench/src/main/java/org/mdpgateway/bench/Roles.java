@@ -1,13 +1,13 @@
 package org.mdpgateway.bench;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
+import org.mdpgateway.mdp.Body;
 import io.javalin.Javalin;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpWorker;
 
 /**
  * The processes the bench starts besides our own jars' mains: the bare relay, a process of

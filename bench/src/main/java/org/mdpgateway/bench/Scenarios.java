@@ -1,5 +1,8 @@
 package org.mdpgateway.bench;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
+import org.mdpgateway.mdp.client.MdpClient;
+import org.mdpgateway.mdp.Body;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,9 +14,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpClient;
-import org.mdpgateway.mdp.MdpWorker;
 
 /**
  * The scenarios, the processes they run against, and the interleaved rounds. Processes are started

@@ -1,5 +1,10 @@
 package org.mdpgateway.broker;
 
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.Ticker;
+import org.mdpgateway.mdp.MdpProtocol;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.internal.MdpSockets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -8,11 +13,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpProtocol;
-import org.mdpgateway.mdp.MdpSockets;
-import org.mdpgateway.mdp.RoutingId;
-import org.mdpgateway.mdp.Ticker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zeromq.SocketType;

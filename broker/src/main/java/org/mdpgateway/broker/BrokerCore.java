@@ -1,5 +1,14 @@
 package org.mdpgateway.broker;
 
+import org.mdpgateway.mdp.MalformedMessageException;
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.ClientCommand;
+import org.mdpgateway.mdp.MdpCommand;
+import org.mdpgateway.mdp.MdpProtocol;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.Dialect;
+import org.mdpgateway.mdp.WorkerCommand;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -11,16 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.mdpgateway.broker.RequestFailure.Reason;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.ClientCommand;
-import org.mdpgateway.mdp.Dialect;
-import org.mdpgateway.mdp.MalformedMessageException;
-import org.mdpgateway.mdp.MdpCodec;
-import org.mdpgateway.mdp.MdpCommand;
-import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.MdpProtocol.MmiStatus;
-import org.mdpgateway.mdp.RoutingId;
-import org.mdpgateway.mdp.WorkerCommand;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,5 +1,6 @@
 package org.mdpgateway.broker;
 
+import org.mdpgateway.mdp.internal.LogDefaults;
 import java.io.PrintStream;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;

@@ -1,5 +1,6 @@
 package org.mdpgateway.broker;
 
+import org.mdpgateway.mdp.RoutingId;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -7,7 +8,6 @@ import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 import org.mdpgateway.broker.BrokerCore.Request;
-import org.mdpgateway.mdp.RoutingId;
 
 /**
  * One service's waiting requests, served fairly across clients (18/MDP: the broker SHOULD serve

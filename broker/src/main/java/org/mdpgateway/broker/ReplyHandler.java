@@ -2,6 +2,7 @@ package org.mdpgateway.broker;
 
 import org.mdpgateway.mdp.Body;
 
+
 /**
  * Receives what happens to one in-process request: zero or more PARTIALs, then exactly one of a FINAL
  * or a failure. Every call runs on the broker's event-loop thread, so an implementation must return

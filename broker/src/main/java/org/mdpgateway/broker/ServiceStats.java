@@ -1,10 +1,10 @@
 package org.mdpgateway.broker;
 
+import org.mdpgateway.mdp.Dialect;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.TreeMap;
-import org.mdpgateway.mdp.Dialect;
 
 /**
  * A snapshot of one service's counters, taken on the broker thread.

@@ -3,6 +3,13 @@ package org.mdpgateway.broker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.ClientCommand;
+import org.mdpgateway.mdp.MdpCommand;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.Dialect;
+import org.mdpgateway.mdp.WorkerCommand;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -13,13 +20,6 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.mdpgateway.broker.RequestFailure.Reason;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.ClientCommand;
-import org.mdpgateway.mdp.Dialect;
-import org.mdpgateway.mdp.MdpCodec;
-import org.mdpgateway.mdp.MdpCommand;
-import org.mdpgateway.mdp.RoutingId;
-import org.mdpgateway.mdp.WorkerCommand;
 
 /** The broker's rules, driven through its socket-free core with a hand-moved clock. */
 class BrokerCoreTest {

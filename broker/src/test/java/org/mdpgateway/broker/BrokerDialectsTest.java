@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.Dialect;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -15,10 +19,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.Dialect;
-import org.mdpgateway.mdp.MdpCodec;
-import org.mdpgateway.mdp.RoutingId;
 
 /**
  * The broker core with peers of every dialect, driven by frames written out by hand (never by the

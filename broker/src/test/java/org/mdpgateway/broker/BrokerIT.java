@@ -7,6 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
+import org.mdpgateway.mdp.client.Reply;
+import org.mdpgateway.mdp.worker.RequestHandler;
+import org.mdpgateway.mdp.client.MdpClient;
+import org.mdpgateway.mdp.Body;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,10 +27,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpClient;
-import org.mdpgateway.mdp.MdpWorker;
-import org.mdpgateway.mdp.Reply;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
@@ -68,7 +69,7 @@ class BrokerIT {
         return c;
     }
 
-    private MdpWorker worker(String endpoint, String service, org.mdpgateway.mdp.RequestHandler handler) {
+    private MdpWorker worker(String endpoint, String service, org.mdpgateway.mdp.worker.RequestHandler handler) {
         return closeLater(MdpWorker.builder(endpoint, service).start(handler));
     }
 
@@ -573,10 +574,11 @@ class BrokerIT {
         ZMQ.Socket leaving = dealer(tcpEndpoint());
         send(leaving, "MDPC02", b(1), "svc", "first");
         assertTrue(firstTaken.await(10, TimeUnit.SECONDS));
+        leaving.setLinger(0);
         leaving.close();
         // For the broker's side of the connection to close; until it has, the reply goes into a pipe
-        // that is about to be dropped, which JeroMQ does not report.
-        Thread.sleep(500);
+        // that is about to be dropped, which JeroMQ does not report. Generous: a loaded machine is slow.
+        Thread.sleep(2000);
         clientGone.countDown();
         assertEquals("reply to second", client(tcpEndpoint()).request("svc", Body.ofStrings("second"))
                 .finalBody().string(0));

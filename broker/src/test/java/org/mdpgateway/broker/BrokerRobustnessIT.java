@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
+import org.mdpgateway.mdp.client.Reply;
+import org.mdpgateway.mdp.client.MdpClient;
+import org.mdpgateway.mdp.Body;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.time.Duration;
@@ -14,10 +18,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpClient;
-import org.mdpgateway.mdp.MdpWorker;
-import org.mdpgateway.mdp.Reply;
 
 /** The broker and its peers under hostile timing: interrupted callers, close races, throwing handlers, bursts. */
 class BrokerRobustnessIT {

@@ -2,16 +2,16 @@ package org.mdpgateway.broker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
+import org.mdpgateway.mdp.client.Reply;
+import org.mdpgateway.mdp.client.MdpClient;
+import org.mdpgateway.mdp.Body;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpClient;
-import org.mdpgateway.mdp.MdpWorker;
-import org.mdpgateway.mdp.Reply;
 
 /** The README's client and worker examples, run as written against a real broker. */
 class ReadmeExamplesIT {

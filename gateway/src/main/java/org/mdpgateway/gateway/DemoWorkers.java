@@ -1,9 +1,9 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
+import org.mdpgateway.mdp.Body;
 import java.time.Duration;
 import java.util.List;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpWorker;
 import org.zeromq.ZContext;
 
 /**

@@ -1,5 +1,6 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.mdp.Body;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -10,7 +11,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import org.mdpgateway.mdp.Body;
 
 /**
  * Frames in JSON: {@code {"text":"..."}} for a frame that is valid UTF-8, else {@code {"base64":"..."}}.

@@ -1,7 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.mdp.internal.LogDefaults;
 import java.util.concurrent.CountDownLatch;
-import org.mdpgateway.broker.LogDefaults;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,5 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.mdp.MdpProtocol;
+import org.mdpgateway.mdp.Body;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -22,8 +24,6 @@ import org.mdpgateway.broker.Broker;
 import org.mdpgateway.broker.ReplyHandler;
 import org.mdpgateway.broker.RequestFailure;
 import org.mdpgateway.broker.ServiceStats;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpProtocol;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -1,5 +1,6 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.mdp.Body;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.Context;
@@ -23,7 +24,6 @@ import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.mdpgateway.broker.ReplyHandler;
 import org.mdpgateway.broker.RequestFailure;
 import org.mdpgateway.broker.RequestHandle;
-import org.mdpgateway.mdp.Body;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
+import org.mdpgateway.mdp.worker.RequestHandler;
+import org.mdpgateway.mdp.Body;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
@@ -33,9 +36,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.mdpgateway.broker.BrokerConfig;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.MdpWorker;
-import org.mdpgateway.mdp.RequestHandler;
 
 /** The gateway over real HTTP and real MDP workers. */
 class GatewayIT {

@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.mdpgateway.mdp.worker.MdpWorker;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
@@ -35,7 +36,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.mdpgateway.broker.Broker;
 import org.mdpgateway.broker.BrokerConfig;
-import org.mdpgateway.mdp.MdpWorker;
 import org.mdpgateway.openapi.OpenApiDocument;
 
 /**

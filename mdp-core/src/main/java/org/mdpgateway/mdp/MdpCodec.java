@@ -26,7 +26,7 @@ public final class MdpCodec {
     private MdpCodec() {}
 
     /** Receives the frames of an encoded command in order. */
-    interface FrameWriter {
+    public interface FrameWriter {
         void write(byte[] frame, boolean more);
     }
 
@@ -299,7 +299,7 @@ public final class MdpCodec {
      * Writes the 18/MDP frames of {@code command} to {@code out} without copying them. The writer must
      * not modify or keep them.
      */
-    static void write(MdpCommand command, FrameWriter out) {
+    public static void write(MdpCommand command, FrameWriter out) {
         if (command instanceof ClientCommand c) {
             out.write(MdpProtocol.CLIENT_HEADER_BYTES, true);
             out.write(c.type().frame(), true);
@@ -318,7 +318,7 @@ public final class MdpCodec {
      *
      * @throws IllegalArgumentException for a command the dialect does not have: a PARTIAL in MDP/0.1
      */
-    static void write(Dialect dialect, MdpCommand command, FrameWriter out) {
+    public static void write(Dialect dialect, MdpCommand command, FrameWriter out) {
         switch (dialect) {
             case MDP_02 -> write(command, out);
             case MDP_01 -> write01(command, out);

@@ -41,8 +41,11 @@ public final class RoutingId {
         return bytes.length;
     }
 
-    /** The bytes themselves, for the codec's writers. Never expose them. */
-    byte[] raw() {
+    /**
+     * The bytes themselves, not a copy, for this project's socket adapter
+     * ({@code org.mdpgateway.mdp.internal}). Never modify or hand them on.
+     */
+    public byte[] raw() {
         return bytes;
     }
 

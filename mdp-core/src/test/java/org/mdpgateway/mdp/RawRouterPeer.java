@@ -15,34 +15,34 @@ import org.zeromq.ZMQ;
  * A broker stand-in for tests: a raw JeroMQ ROUTER on a free loopback port that the test scripts
  * frame by frame. It never uses the project's codec, so it cannot share its bugs.
  */
-final class RawRouterPeer implements AutoCloseable {
+public final class RawRouterPeer implements AutoCloseable {
     private final ZContext context = new ZContext(1);
     private final ZMQ.Socket router = context.createSocket(SocketType.ROUTER);
     private final String endpoint;
 
-    RawRouterPeer() {
+    public RawRouterPeer() {
         router.setLinger(0);
         int port = router.bindToRandomPort("tcp://127.0.0.1");
         endpoint = "tcp://127.0.0.1:" + port;
     }
 
-    String endpoint() {
+    public String endpoint() {
         return endpoint;
     }
 
     /** One message as the ROUTER saw it: the sender's routing id and the frames after it. */
-    record Received(byte[] identity, List<byte[]> frames) {
-        String string(int index) {
+    public record Received(byte[] identity, List<byte[]> frames) {
+        public String string(int index) {
             return new String(frames.get(index), UTF_8);
         }
 
-        String identityKey() {
+        public String identityKey() {
             return Arrays.toString(identity);
         }
     }
 
     /** The next message, or null if none arrives within {@code wait}. */
-    Received receive(Duration wait) {
+    public Received receive(Duration wait) {
         router.setReceiveTimeOut((int) wait.toMillis());
         byte[] identity = router.recv(0);
         if (identity == null) {
@@ -55,14 +55,14 @@ final class RawRouterPeer implements AutoCloseable {
         return new Received(identity, frames);
     }
 
-    Received expect(Duration wait) {
+    public Received expect(Duration wait) {
         Received r = receive(wait);
         assertNotNull(r, "expected a message within " + wait.toMillis() + " ms");
         return r;
     }
 
     /** Sends frames to the peer {@code identity}; strings go as UTF-8, byte arrays as they are. */
-    void send(byte[] identity, Object... frames) {
+    public void send(byte[] identity, Object... frames) {
         router.send(identity, ZMQ.SNDMORE);
         for (int i = 0; i < frames.length; i++) {
             byte[] frame = frames[i] instanceof byte[] bytes ? bytes : ((String) frames[i]).getBytes(UTF_8);
@@ -75,7 +75,7 @@ final class RawRouterPeer implements AutoCloseable {
         context.close();
     }
 
-    static byte[] cmd(int commandByte) {
+    public static byte[] cmd(int commandByte) {
         return new byte[] {(byte) commandByte};
     }
 }

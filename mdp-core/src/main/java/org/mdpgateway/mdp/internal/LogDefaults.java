@@ -1,4 +1,4 @@
-package org.mdpgateway.broker;
+package org.mdpgateway.mdp.internal;
 
 /**
  * Operator-friendly defaults for slf4j-simple in the runnable applications: timestamps, short

@@ -1,4 +1,4 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.worker;
 
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;

@@ -1,4 +1,6 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.client;
+
+import org.mdpgateway.mdp.MdpException;
 
 /** The client was closed before the request could be sent or before its FINAL arrived. */
 public final class ClientClosedException extends MdpException {

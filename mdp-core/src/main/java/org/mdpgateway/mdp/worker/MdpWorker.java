@@ -1,5 +1,16 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.worker;
 
+import org.mdpgateway.mdp.MalformedMessageException;
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.Ticker;
+import org.mdpgateway.mdp.MdpCommand;
+import org.mdpgateway.mdp.MdpProtocol;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.internal.MdpSockets;
+import org.mdpgateway.mdp.internal.SharedContext;
+import org.mdpgateway.mdp.WorkerCommand;
+import org.mdpgateway.mdp.internal.EventLoop;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;

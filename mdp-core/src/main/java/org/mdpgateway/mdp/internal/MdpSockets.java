@@ -1,5 +1,9 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.internal;
 
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.MdpCommand;
+import org.mdpgateway.mdp.Dialect;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,7 +36,7 @@ public final class MdpSockets {
     }
 
     /** Configures a new DEALER {@code socket} as {@link #connectDealer(ZContext, String, Duration)} does and connects it. */
-    static ZMQ.Socket connectDealer(ZMQ.Socket socket, String endpoint, Duration handshakeTimeout) {
+    public static ZMQ.Socket connectDealer(ZMQ.Socket socket, String endpoint, Duration handshakeTimeout) {
         socket.setLinger(0);
         socket.setHandshakeIvl((int) Math.min(Integer.MAX_VALUE, handshakeTimeout.toMillis()));
         socket.connect(endpoint);

@@ -1,4 +1,4 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.internal;
 
 import org.zeromq.ZContext;
 
@@ -9,14 +9,14 @@ import org.zeromq.ZContext;
  * throughput of four sequential workers on two cores. Created on first use and never closed: its
  * threads are daemons, and each client and worker closes its own sockets.
  */
-final class SharedContext {
+public final class SharedContext {
     private SharedContext() {}
 
     private static final class Holder {
         static final ZContext CONTEXT = new ZContext(1);
     }
 
-    static ZContext get() {
+    public static ZContext get() {
         return Holder.CONTEXT;
     }
 }

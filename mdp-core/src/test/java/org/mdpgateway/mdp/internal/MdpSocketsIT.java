@@ -1,7 +1,11 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.internal;
 
+import org.mdpgateway.mdp.RawRouterPeer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.ClientCommand;
+import org.mdpgateway.mdp.Body;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;

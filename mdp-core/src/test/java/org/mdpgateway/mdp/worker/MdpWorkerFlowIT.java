@@ -1,10 +1,12 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.worker;
 
+import org.mdpgateway.mdp.RawRouterPeer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mdpgateway.mdp.RawRouterPeer.cmd;
 
+import org.mdpgateway.mdp.Body;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;

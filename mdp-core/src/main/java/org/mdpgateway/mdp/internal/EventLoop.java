@@ -1,4 +1,4 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.internal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

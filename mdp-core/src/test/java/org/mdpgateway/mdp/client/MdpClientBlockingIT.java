@@ -1,4 +1,4 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.client;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.mdpgateway.mdp.MdpException;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.internal.MdpSockets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,6 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.mdp.RawRouterPeer;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mdpgateway.mdp.RawRouterPeer.cmd;
 
+import org.mdpgateway.mdp.Body;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;

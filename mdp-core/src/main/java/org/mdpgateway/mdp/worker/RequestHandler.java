@@ -1,4 +1,6 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.worker;
+
+import org.mdpgateway.mdp.Body;
 
 /**
  * Handles the requests of one service inside an {@link MdpWorker}, one at a time, on the worker's

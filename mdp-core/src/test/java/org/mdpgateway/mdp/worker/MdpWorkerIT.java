@@ -1,4 +1,4 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import org.mdpgateway.mdp.internal.EventLoop;
+import org.mdpgateway.mdp.Ticker;
+import org.mdpgateway.mdp.Body;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.mdp.Body;
 import java.util.List;
 import java.util.Objects;
 

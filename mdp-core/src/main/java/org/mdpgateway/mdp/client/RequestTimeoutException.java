@@ -1,5 +1,6 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.mdp.MdpException;
 import java.time.Duration;
 
 /** No FINAL arrived for a request in time, after every allowed attempt. */

@@ -1,5 +1,9 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.mdp.MdpException;
+import org.mdpgateway.mdp.ClientCommand;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.internal.MdpSockets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

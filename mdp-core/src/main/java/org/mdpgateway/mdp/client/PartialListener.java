@@ -1,4 +1,6 @@
-package org.mdpgateway.mdp;
+package org.mdpgateway.mdp.client;
+
+import org.mdpgateway.mdp.Body;
 
 /**
  * Receives the PARTIALs of one request as they arrive, in order, on the client's I/O thread. It must
