@@ -28,7 +28,7 @@ import org.zeromq.ZMQException;
  * {@link #stats()} to read the counters and {@link #close()} to stop it; each hands a message to the
  * loop through a lock-free inbox. Thread safe.
  */
-public final class Broker implements AutoCloseable {
+public final class Broker implements RequestBroker, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Broker.class);
     /** Messages read from the socket before the loop looks at its inbox and clock again. */
     private static final int READ_BATCH = 512;
@@ -107,6 +107,7 @@ public final class Broker implements AutoCloseable {
     }
 
     /** The endpoints the socket is bound to, with wildcard ports resolved. */
+    @Override
     public List<String> boundEndpoints() {
         return boundEndpoints;
     }
@@ -121,19 +122,12 @@ public final class Broker implements AutoCloseable {
         return closedByCaller;
     }
 
-    /** True until the broker has been closed or its loop has died. */
+    @Override
     public boolean isRunning() {
         return !closed && stopped.getCount() > 0;
     }
 
-    /**
-     * Sends a request from this process. The handler hears of its PARTIALs and then its FINAL or
-     * failure, on the broker thread; when the broker has stopped, of its failure on this thread,
-     * before this returns (see {@link ReplyHandler}).
-     *
-     * @param timeout how long the request may take in all, or null for no deadline other than the
-     *     broker's request expiry while it waits for a worker
-     */
+    @Override
     public RequestHandle submit(String service, Body body, Duration timeout, ReplyHandler handler) {
         MdpProtocol.requireValidServiceName(service);
         Objects.requireNonNull(handler, "handler");
@@ -155,6 +149,7 @@ public final class Broker implements AutoCloseable {
     }
 
     /** A snapshot of every service's counters, taken on the broker thread. */
+    @Override
     public CompletableFuture<List<ServiceStats>> stats() {
         StatsQuery query = new StatsQuery(new CompletableFuture<>());
         if (!isRunning()) {
@@ -186,11 +181,6 @@ public final class Broker implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-    }
-
-    /** Wakes the loop so it re-reads its ticker; for tests that move a fake ticker. */
-    void wakeUp() {
-        inbox.wake();
     }
 
     // ---- the loop thread -----------------------------------------------------------------------

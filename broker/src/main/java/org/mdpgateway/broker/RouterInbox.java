@@ -30,7 +30,6 @@ final class RouterInbox<T> {
     private final Queue<T> queue = new ConcurrentLinkedQueue<>();
     /** True while the loop is in, or about to enter, its blocking receive. */
     private final AtomicBoolean sleeping = new AtomicBoolean();
-    private volatile boolean wakeRequested;
     /** Guards the doorbell socket, which posting threads share. */
     private final Object ringLock = new Object();
     private ZMQ.Socket doorbell;
@@ -55,12 +54,6 @@ final class RouterInbox<T> {
     /** Queues {@code item} for the loop and wakes it if it sleeps. */
     void post(T item) {
         queue.add(item);
-        ringIfSleeping();
-    }
-
-    /** Wakes the loop with nothing queued, so it re-reads its clock. */
-    void wake() {
-        wakeRequested = true;
         ringIfSleeping();
     }
 
@@ -97,9 +90,8 @@ final class RouterInbox<T> {
      */
     boolean goingToSleep() {
         sleeping.set(true);
-        if (!queue.isEmpty() || wakeRequested) {
+        if (!queue.isEmpty()) {
             sleeping.set(false);
-            wakeRequested = false;
             return false;
         }
         return true;
@@ -108,7 +100,6 @@ final class RouterInbox<T> {
     /** Called by the loop when its receive returns. */
     void awake() {
         sleeping.set(false);
-        wakeRequested = false;
     }
 
     /** Whether a message with this routing id is the doorbell's, which carries nothing. */

@@ -20,8 +20,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.function.BooleanSupplier;
-import org.mdpgateway.broker.Broker;
 import org.mdpgateway.broker.ReplyHandler;
+import org.mdpgateway.broker.RequestBroker;
 import org.mdpgateway.broker.RequestFailure;
 import org.mdpgateway.broker.ServiceStats;
 import org.slf4j.Logger;
@@ -39,7 +39,7 @@ final class HttpApi {
     private static final String REQUEST_ID_ATTRIBUTE = "mdpgw.requestId";
     private static final int MAX_REQUEST_ID_LENGTH = 200;
 
-    private final Broker broker;
+    private final RequestBroker broker;
     private final GatewayConfig config;
     private final GatewayMetrics metrics;
     private final ObjectMapper mapper;
@@ -47,7 +47,7 @@ final class HttpApi {
     private final BooleanSupplier draining;
     private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
 
-    HttpApi(Broker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
+    HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
             BooleanSupplier draining) {
         this.broker = broker;
         this.config = config;
@@ -327,7 +327,7 @@ final class HttpApi {
         }
         ObjectNode body = mapper.createObjectNode().put("status", "ready");
         ArrayNode endpoints = body.putArray("brokerEndpoints");
-        broker.boundEndpoints().forEach(endpoints::add);
+        broker.boundEndpoints().stream().filter(e -> !e.startsWith("inproc://")).forEach(endpoints::add);
         json(ctx, 200, body);
     }
 

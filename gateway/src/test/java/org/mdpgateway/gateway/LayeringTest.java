@@ -95,6 +95,15 @@ class LayeringTest {
     }
 
     @Test
+    void theGateway_seesTheBrokerThroughItsSeam() {
+        noClasses().that().resideInAPackage("org.mdpgateway.gateway..").and().doNotHaveSimpleName("Gateway")
+                .should().dependOnClassesThat().haveFullyQualifiedName("org.mdpgateway.broker.Broker")
+                .because("routes and encoders use RequestBroker, which tests fake; only the composition root "
+                        + "starts the real one")
+                .check(classes);
+    }
+
+    @Test
     void noPackageCycles() {
         slices().matching("org.mdpgateway.(**)").should().beFreeOfCycles().check(classes);
     }
