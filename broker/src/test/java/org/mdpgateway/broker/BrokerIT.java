@@ -1,5 +1,9 @@
 package org.mdpgateway.broker;
 
+import org.mdpgateway.testing.Await;
+import static org.mdpgateway.testing.RawFrames.strings;
+import static org.mdpgateway.testing.RawFrames.send;
+import static org.mdpgateway.testing.RawFrames.receive;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -87,26 +91,6 @@ class BrokerIT {
         return socket;
     }
 
-    private static void send(ZMQ.Socket socket, Object... frames) {
-        for (int i = 0; i < frames.length; i++) {
-            byte[] f = frames[i] instanceof byte[] b ? b : ((String) frames[i]).getBytes(UTF_8);
-            socket.send(f, i < frames.length - 1 ? ZMQ.SNDMORE : 0);
-        }
-    }
-
-    private static List<byte[]> recv(ZMQ.Socket socket) {
-        byte[] first = socket.recv(0);
-        if (first == null) {
-            return null;
-        }
-        List<byte[]> frames = new ArrayList<>();
-        frames.add(first);
-        while (socket.hasReceiveMore()) {
-            frames.add(socket.recv(0));
-        }
-        return frames;
-    }
-
     private static String str(List<byte[]> frames, int i) {
         return new String(frames.get(i), UTF_8);
     }
@@ -116,14 +100,7 @@ class BrokerIT {
     }
 
     private static boolean waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (System.nanoTime() < end) {
-            if (condition.getAsBoolean()) {
-                return true;
-            }
-            Thread.sleep(10);
-        }
-        return condition.getAsBoolean();
+        return Await.until(condition, WAIT);
     }
 
     private ServiceStats statsOf(String service) throws Exception {
@@ -158,10 +135,10 @@ class BrokerIT {
         byte[] binary = {0, (byte) 0xff, 1};
         send(client, "MDPC02", b(1), "raw", "hello", new byte[0], binary);
 
-        List<byte[]> request = recv(worker);
+        List<byte[]> request = receive(worker);
         assertNotNull(request, "the worker got no REQUEST");
         while (request.size() == 2) { // heartbeats may come first
-            request = recv(worker);
+            request = receive(worker);
         }
         assertEquals(7, request.size());
         assertEquals("MDPW02", str(request, 0));
@@ -174,18 +151,12 @@ class BrokerIT {
 
         send(worker, "MDPW02", b(3), address, new byte[0], "part");
         send(worker, "MDPW02", b(4), address, new byte[0], "end", binary);
-        List<byte[]> partial = recv(client);
+        List<byte[]> partial = receive(client);
         assertEquals(List.of("MDPC02", "\u0002", "raw", "part"), strings(partial));
-        List<byte[]> fin = recv(client);
+        List<byte[]> fin = receive(client);
         assertEquals(5, fin.size());
         assertEquals(List.of("MDPC02", "\u0003", "raw", "end"), strings(fin.subList(0, 4)));
         assertArrayEquals(binary, fin.get(4));
-    }
-
-    private static List<String> strings(List<byte[]> frames) {
-        List<String> s = new ArrayList<>();
-        frames.forEach(f -> s.add(new String(f, UTF_8)));
-        return s;
     }
 
     @Test
@@ -356,7 +327,7 @@ class BrokerIT {
             Thread.sleep(2);
             return Body.ofStrings("ok");
         });
-        assertTrue(waitUntil(() -> mmi("svc").equals("200")));
+        assertTrue(Await.until(() -> mmi("svc").equals("200"), WAIT));
         // Both connected and answered before the burst, so that neither request waits on a handshake.
         ZMQ.Socket greedy = connectedClient();
         ZMQ.Socket other = connectedClient();
@@ -366,7 +337,7 @@ class BrokerIT {
         assertTrue(waitUntil(() -> served.size() >= 5), "the greedy client's first requests are served");
         int servedBefore = served.size();
         send(other, "MDPC02", b(1), "svc", "other");
-        List<byte[]> reply = recv(other);
+        List<byte[]> reply = receive(other);
         assertEquals(List.of("MDPC02", "\u0003", "svc", "ok"), strings(reply));
         int position = served.indexOf("other");
         // Its turn comes after at most the greedy request then being served and one more; FIFO would
@@ -379,7 +350,7 @@ class BrokerIT {
     private ZMQ.Socket connectedClient() {
         ZMQ.Socket socket = dealer(tcpEndpoint());
         send(socket, "MDPC02", b(1), "mmi.service", "svc");
-        assertEquals(List.of("MDPC02", "\u0003", "mmi.service", "200"), strings(recv(socket)));
+        assertEquals(List.of("MDPC02", "\u0003", "mmi.service", "200"), strings(receive(socket)));
         return socket;
     }
 
@@ -389,7 +360,7 @@ class BrokerIT {
         startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*").withHeartbeat(Duration.ofSeconds(30), 3));
         ZMQ.Socket vanishing = dealer(tcpEndpoint());
         send(vanishing, "MDPW02", b(1), "svc");
-        assertTrue(waitUntil(() -> mmi("svc").equals("200")));
+        assertTrue(Await.until(() -> mmi("svc").equals("200"), WAIT));
         worker(tcpEndpoint(), "svc", (request, partials) -> Body.ofStrings("from the live one"));
         assertTrue(waitUntil(() -> {
             ServiceStats s = stats("svc");
@@ -426,7 +397,7 @@ class BrokerIT {
             release.await();
             return Body.ofStrings("too late");
         });
-        assertTrue(waitUntil(() -> mmi("stuck").equals("200")));
+        assertTrue(Await.until(() -> mmi("stuck").equals("200"), WAIT));
         CompletableFuture<RequestFailure> failure = new CompletableFuture<>();
         broker.submit("stuck", Body.ofStrings("x"), Duration.ofMillis(300), failingOnly(failure));
         assertEquals(RequestFailure.Reason.DEADLINE, failure.get(5, TimeUnit.SECONDS).reason());
@@ -495,7 +466,7 @@ class BrokerIT {
         send(impostor, "MDPW02", b(1), "stolen");
         ZMQ.Socket honest = dealer(tcpEndpoint());
         send(honest, "MDPW02", b(1), "honest");
-        assertTrue(waitUntil(() -> mmi("honest").equals("200")));
+        assertTrue(Await.until(() -> mmi("honest").equals("200"), WAIT));
         assertEquals("404", mmi("stolen"), "the impostor's READY was not taken");
         // The in-process path still wakes the loop at once: a request answered well inside a heartbeat.
         for (int i = 0; i < 20; i++) {
@@ -510,13 +481,13 @@ class BrokerIT {
         startBroker(BrokerConfig.defaults("tcp://127.0.0.1:*").withHeartbeat(Duration.ofMillis(50), 20));
         ZMQ.Socket doomed = dealer(tcpEndpoint());
         send(doomed, "MDPW02", b(1), "job");
-        assertTrue(waitUntil(() -> mmi("job").equals("200")));
+        assertTrue(Await.until(() -> mmi("job").equals("200"), WAIT));
         MdpClient client = client(tcpEndpoint());
         CompletableFuture<Reply> reply = client.submit("job", Body.ofStrings("work"));
-        List<byte[]> taken = recv(doomed);
+        List<byte[]> taken = receive(doomed);
         while (taken != null && taken.size() == 2) { // a heartbeat: answer it, keep waiting
             send(doomed, "MDPW02", b(5));
-            taken = recv(doomed);
+            taken = receive(doomed);
         }
         assertNotNull(taken);
         assertEquals("work", str(taken, 4));
@@ -542,7 +513,7 @@ class BrokerIT {
         int heartbeats = 0;
         long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (heartbeats < 5 && System.nanoTime() < end) {
-            List<byte[]> msg = recv(worker);
+            List<byte[]> msg = receive(worker);
             assertNotNull(msg, "no heartbeat from the broker");
             assertEquals(List.of("MDPW02", "\u0005"), strings(msg));
             heartbeats++;
@@ -551,10 +522,10 @@ class BrokerIT {
         assertEquals(5, heartbeats);
         assertEquals("200", mmi("beat"));
         // Now silent: within liveness x interval the broker buries it and stops heartbeating it.
-        assertTrue(waitUntil(() -> mmi("beat").equals("404")));
+        assertTrue(Await.until(() -> mmi("beat").equals("404"), WAIT));
         worker.setReceiveTimeOut(200);
         List<byte[]> msg;
-        while ((msg = recv(worker)) != null) {
+        while ((msg = receive(worker)) != null) {
             assertEquals(List.of("MDPW02", "\u0005"), strings(msg), "only heartbeats sent before it was buried");
         }
     }
@@ -593,14 +564,14 @@ class BrokerIT {
         startBroker();
         ZMQ.Socket worker = dealer(tcpEndpoint());
         send(worker, "MDPW02", b(1), "svc");
-        assertTrue(waitUntil(() -> mmi("svc").equals("200")));
+        assertTrue(Await.until(() -> mmi("svc").equals("200"), WAIT));
         CompletableFuture<RequestFailure> failure = new CompletableFuture<>();
         broker.submit("other", Body.ofStrings("x"), null, failingOnly(failure));
         broker.close();
         assertEquals(RequestFailure.Reason.BROKER_STOPPED, failure.get(5, TimeUnit.SECONDS).reason());
         List<byte[]> msg;
         boolean disconnected = false;
-        while (!disconnected && (msg = recv(worker)) != null) {
+        while (!disconnected && (msg = receive(worker)) != null) {
             disconnected = strings(msg).equals(List.of("MDPW02", "\u0006"));
         }
         assertTrue(disconnected, "the worker got DISCONNECT");
@@ -636,10 +607,10 @@ class BrokerIT {
         Map<String, Integer> seen = new HashMap<>();
         // The junk peer's connection may be one JeroMQ strands until its handshake timer redials it
         // (see MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT), so its DISCONNECT may come late: wait for it.
-        List<byte[]> msg = recv(junk);
+        List<byte[]> msg = receive(junk);
         assertNotNull(msg, "the valid-but-unexpected REQUEST earns a DISCONNECT");
         junk.setReceiveTimeOut(300);
-        for (; msg != null; msg = recv(junk)) {
+        for (; msg != null; msg = receive(junk)) {
             seen.merge(strings(msg).toString(), 1, Integer::sum);
         }
         // Only the valid-but-unexpected worker REQUEST earns a DISCONNECT; the rest is dropped.

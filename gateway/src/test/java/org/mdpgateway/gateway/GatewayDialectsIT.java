@@ -1,5 +1,9 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.SseEvents;
+import org.mdpgateway.testing.RawFrames;
+import static org.mdpgateway.testing.RawFrames.receive;
+import static org.mdpgateway.testing.RawFrames.send;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -146,21 +150,8 @@ class GatewayDialectsIT {
         }
 
         private List<byte[]> receive() {
-            return GatewayDialectsIT.receive(socket);
+            return RawFrames.receive(socket);
         }
-    }
-
-    private static List<byte[]> receive(ZMQ.Socket socket) {
-        byte[] first = socket.recv(0);
-        if (first == null) {
-            return null;
-        }
-        List<byte[]> frames = new ArrayList<>();
-        frames.add(first);
-        while (socket.hasReceiveMore()) {
-            frames.add(socket.recv(0));
-        }
-        return frames;
     }
 
     private ZMQ.Socket client() {
@@ -169,13 +160,6 @@ class GatewayDialectsIT {
         socket.setReceiveTimeOut(10_000);
         socket.connect(gateway.localBrokerEndpoint());
         return socket;
-    }
-
-    private static void send(ZMQ.Socket socket, Object... frames) {
-        for (int i = 0; i < frames.length; i++) {
-            byte[] f = frames[i] instanceof byte[] b ? b : ((String) frames[i]).getBytes(UTF_8);
-            socket.send(f, i < frames.length - 1 ? ZMQ.SNDMORE : 0);
-        }
     }
 
     private HttpResponse<String> get(String path) throws Exception {
@@ -202,16 +186,11 @@ class GatewayDialectsIT {
     }
 
     private static JsonNode nextEvent(BufferedReader in) throws Exception {
-        String data = null;
-        String line;
-        while ((line = in.readLine()) != null) {
-            if (line.startsWith("data: ")) {
-                data = line.substring(6);
-            } else if (line.isEmpty() && data != null) {
-                return JSON.readTree(data);
-            }
+        SseEvents.Event event = SseEvents.next(in);
+        if (event == null) {
+            throw new AssertionError("the stream ended early");
         }
-        throw new AssertionError("the stream ended early");
+        return JSON.readTree(event.data());
     }
 
     // ---- tests ---------------------------------------------------------------------------------
@@ -344,7 +323,7 @@ class GatewayDialectsIT {
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (System.nanoTime() < end) {
                 for (DialectWorker w : List.of(a, b)) {
-                    List<byte[]> msg = GatewayDialectsIT.receive(w.socket);
+                    List<byte[]> msg = RawFrames.receive(w.socket);
                     if (msg == null) {
                         continue;
                     }

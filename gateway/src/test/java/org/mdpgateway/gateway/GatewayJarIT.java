@@ -1,5 +1,6 @@
 package org.mdpgateway.gateway;
 
+import static org.mdpgateway.testing.RawFrames.receive;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -328,16 +329,4 @@ class GatewayJarIT {
         return response;
     }
 
-    private static List<byte[]> receive(ZMQ.Socket socket) {
-        byte[] first = socket.recv(0);
-        if (first == null) {
-            return null;
-        }
-        List<byte[]> frames = new ArrayList<>();
-        frames.add(first);
-        while (socket.hasReceiveMore()) {
-            frames.add(socket.recv(0));
-        }
-        return frames;
-    }
 }

@@ -1,5 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.SseEvents;
+import org.mdpgateway.testing.RawFrames;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -18,7 +20,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -116,23 +117,11 @@ class GatewayNativeWorkerIT {
         }
 
         private void send(Object... frames) {
-            for (int i = 0; i < frames.length; i++) {
-                byte[] f = frames[i] instanceof byte[] b ? b : ((String) frames[i]).getBytes(UTF_8);
-                socket.send(f, i < frames.length - 1 ? ZMQ.SNDMORE : 0);
-            }
+            RawFrames.send(socket, frames);
         }
 
         private List<byte[]> receive() {
-            byte[] first = socket.recv(0);
-            if (first == null) {
-                return null;
-            }
-            List<byte[]> frames = new ArrayList<>();
-            frames.add(first);
-            while (socket.hasReceiveMore()) {
-                frames.add(socket.recv(0));
-            }
-            return frames;
+            return RawFrames.receive(socket);
         }
     }
 
@@ -168,16 +157,11 @@ class GatewayNativeWorkerIT {
 
     /** Reads one SSE event's JSON data, skipping ping comments. */
     private static JsonNode nextEvent(BufferedReader in) throws Exception {
-        String data = null;
-        String line;
-        while ((line = in.readLine()) != null) {
-            if (line.startsWith("data: ")) {
-                data = line.substring(6);
-            } else if (line.isEmpty() && data != null) {
-                return JSON.readTree(data);
-            }
+        SseEvents.Event event = SseEvents.next(in);
+        if (event == null) {
+            throw new AssertionError("the stream ended early");
         }
-        throw new AssertionError("the stream ended early");
+        return JSON.readTree(event.data());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.testing.ManualClock;
 import org.mdpgateway.mdp.RawRouterPeer;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -24,7 +25,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -142,14 +142,14 @@ class MdpClientIT {
 
     @Test
     void noReply_resendsOnNewSocketsThenTimesOut() {
-        AtomicLong now = new AtomicLong();
-        MdpClient client = client(builder().ticker(now::get).timeout(Duration.ofSeconds(2)).attempts(3));
+        ManualClock now = new ManualClock();
+        MdpClient client = client(builder().ticker(now::nanoTime).timeout(Duration.ofSeconds(2)).attempts(3));
         CompletableFuture<Reply> reply = client.submit("slow", Body.ofStrings("x"));
 
         Set<String> identities = new HashSet<>();
         for (int i = 0; i < 3; i++) {
             identities.add(expectRequest("slow", "x".getBytes(UTF_8)).identityKey());
-            now.addAndGet(Duration.ofSeconds(2).toNanos());
+            now.advance(Duration.ofSeconds(2));
             client.wakeUp();
         }
         assertEquals(3, identities.size(), "each attempt goes out on a new socket");
@@ -162,11 +162,11 @@ class MdpClientIT {
 
     @Test
     void replyToRetry_completesTheRequest() throws Exception {
-        AtomicLong now = new AtomicLong();
-        MdpClient client = client(builder().ticker(now::get).timeout(Duration.ofSeconds(2)).attempts(3));
+        ManualClock now = new ManualClock();
+        MdpClient client = client(builder().ticker(now::nanoTime).timeout(Duration.ofSeconds(2)).attempts(3));
         CompletableFuture<Reply> reply = client.submit("flaky", Body.ofStrings("x"));
         Received first = expectRequest("flaky", "x".getBytes(UTF_8));
-        now.addAndGet(Duration.ofSeconds(2).toNanos());
+        now.advance(Duration.ofSeconds(2));
         client.wakeUp();
         Received second = expectRequest("flaky", "x".getBytes(UTF_8));
         assertNotEquals(first.identityKey(), second.identityKey());
@@ -177,15 +177,15 @@ class MdpClientIT {
 
     @Test
     void timeoutAfterPartials_failsWithoutResending() throws Exception {
-        AtomicLong now = new AtomicLong();
-        MdpClient client = client(builder().ticker(now::get).timeout(Duration.ofSeconds(2)).attempts(3));
+        ManualClock now = new ManualClock();
+        MdpClient client = client(builder().ticker(now::nanoTime).timeout(Duration.ofSeconds(2)).attempts(3));
         CountDownLatch partialSeen = new CountDownLatch(1);
         CompletableFuture<Reply> reply = client.submit("half", Body.ofStrings("x"), Duration.ofSeconds(2),
                 p -> partialSeen.countDown());
         Received request = expectRequest("half", "x".getBytes(UTF_8));
         broker.send(request.identity(), "MDPC02", cmd(2), "half", "p1");
         assertTrue(partialSeen.await(5, TimeUnit.SECONDS));
-        now.addAndGet(Duration.ofSeconds(2).toNanos());
+        now.advance(Duration.ofSeconds(2));
         client.wakeUp();
 
         ExecutionException e = assertThrows(ExecutionException.class, () -> reply.get(5, TimeUnit.SECONDS));
@@ -198,23 +198,23 @@ class MdpClientIT {
 
     @Test
     void deadlines_followTheInjectedTicker() throws Exception {
-        AtomicLong now = new AtomicLong();
-        MdpClient client = client(builder().ticker(now::get).timeout(Duration.ofSeconds(30)).attempts(2));
+        ManualClock now = new ManualClock();
+        MdpClient client = client(builder().ticker(now::nanoTime).timeout(Duration.ofSeconds(30)).attempts(2));
         CompletableFuture<Reply> reply = client.submit("svc", Body.ofStrings("x"));
         Received first = expectRequest("svc", "x".getBytes(UTF_8));
 
         client.wakeUp();
         assertNull(broker.receive(QUIET), "no resend before the fake clock reaches the deadline");
-        now.addAndGet(Duration.ofSeconds(29).toNanos());
+        now.advance(Duration.ofSeconds(29));
         client.wakeUp();
         assertNull(broker.receive(QUIET), "no resend one second before the deadline");
 
-        now.addAndGet(Duration.ofSeconds(1).toNanos());
+        now.advance(Duration.ofSeconds(1));
         client.wakeUp();
         Received second = expectRequest("svc", "x".getBytes(UTF_8));
         assertNotEquals(first.identityKey(), second.identityKey());
 
-        now.addAndGet(Duration.ofSeconds(30).toNanos());
+        now.advance(Duration.ofSeconds(30));
         client.wakeUp();
         ExecutionException e = assertThrows(ExecutionException.class, () -> reply.get(5, TimeUnit.SECONDS));
         assertEquals(2, assertInstanceOf(RequestTimeoutException.class, e.getCause()).attempts());

@@ -14,7 +14,10 @@ import org.junit.jupiter.api.Test;
 
 class MdpWorkerFlowIT {
 
-    /** More PARTIALs than the sockets' high-water marks hold, read slowly: none may be lost. */
+    /**
+     * More PARTIALs than the sockets' high-water marks, the worker's own queue and loopback TCP's
+     * buffers (which grow to megabytes) hold together, read slowly: none may be lost.
+     */
     @Test
     void handlerFasterThanTheBroker_losesNoPartial_andKeepsTheirOrder() throws Exception {
         int partials = 5000;
@@ -22,7 +25,7 @@ class MdpWorkerFlowIT {
         try (RawRouterPeer broker = new RawRouterPeer();
                 MdpWorker worker = MdpWorker.builder(broker.endpoint(), "flood").start((request, sink) -> {
                     for (int i = 0; i < partials; i++) {
-                        sink.send(Body.of(ByteBuffer.allocate(4096).putInt(0, i).array()));
+                        sink.send(Body.of(ByteBuffer.allocate(16 * 1024).putInt(0, i).array()));
                         handed.incrementAndGet();
                     }
                     return Body.ofStrings("end");

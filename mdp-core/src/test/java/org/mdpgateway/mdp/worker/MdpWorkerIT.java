@@ -1,5 +1,6 @@
 package org.mdpgateway.mdp.worker;
 
+import org.mdpgateway.testing.ManualClock;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -19,7 +20,6 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -81,7 +81,7 @@ class MdpWorkerIT {
     private ZMQ.Socket router;
     private ZMQ.Poller poller;
     private String endpoint;
-    private final FakeTicker clock = new FakeTicker(Long.MAX_VALUE - 2_500_000_000L);
+    private final ManualClock clock = new ManualClock(Long.MAX_VALUE - 2_500_000_000L);
     private final List<MdpWorker> workers = new ArrayList<>();
     private final List<CountDownLatch> latchesToRelease = new ArrayList<>();
 
@@ -278,7 +278,7 @@ class MdpWorkerIT {
         // message took to arrive. Its own HEARTBEAT back shows it has seen the new time.
         for (int i = 0; i < 10; i++) {
             awaitIoThreadPolling();
-            clock.advance(INTERVAL_NANOS);
+            clock.advance(Duration.ofNanos(INTERVAL_NANOS));
             send(worker, MDPW02, HEARTBEAT);
             assertFrom(expect(), worker, MDPW02, HEARTBEAT);
         }
@@ -431,7 +431,7 @@ class MdpWorkerIT {
         return MdpWorker.builder(endpoint, SERVICE)
                 .heartbeatInterval(INTERVAL)
                 .reconnectDelay(Duration.ZERO)
-                .ticker(clock);
+                .ticker(clock::nanoTime);
     }
 
     private MdpWorker start(MdpWorker.Builder builder, RequestHandler handler) {
@@ -454,7 +454,7 @@ class MdpWorkerIT {
      */
     private void advance(MdpWorker w, long nanos) {
         awaitIoThreadPolling();
-        clock.advance(nanos);
+        clock.advance(Duration.ofNanos(nanos));
         w.wakeUp();
     }
 
@@ -643,21 +643,4 @@ class MdpWorkerIT {
         }
     }
 
-    /** A clock the test moves by hand. */
-    private static final class FakeTicker implements Ticker {
-        private final AtomicLong now;
-
-        FakeTicker(long start) {
-            now = new AtomicLong(start);
-        }
-
-        @Override
-        public long nanoTime() {
-            return now.get();
-        }
-
-        void advance(long nanos) {
-            now.addAndGet(nanos);
-        }
-    }
 }
