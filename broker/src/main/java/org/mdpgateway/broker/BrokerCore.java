@@ -264,8 +264,7 @@ final class BrokerCore {
     LocalRequest submit(String serviceName, Body body, long submittedAt, long deadline, ReplyHandler handler, long now) {
         LocalRequest request = new LocalRequest(nextLocalId++, serviceName, body, submittedAt, now, deadline, handler);
         if (MdpProtocol.isMmiService(serviceName)) {
-            request.state = RequestState.DONE;
-            request.complete(mmiReply(serviceName, body));
+            endWithReply(request, mmiReply(serviceName, body));
             return request;
         }
         if (deadline != Long.MAX_VALUE) {
@@ -287,7 +286,7 @@ final class BrokerCore {
             if (service != null && service.queue.remove(request)) {
                 leftQueue(request);
             }
-            request.state = RequestState.DONE;
+            end(request);
             dropIfUnused(service);
         }
         // An active request stays with its worker until the FINAL, which is then dropped.
@@ -306,9 +305,7 @@ final class BrokerCore {
         if (full != null) {
             service.refused++;
             refusals.record(now, full);
-            request.state = RequestState.DONE;
-            deadlinesRemove(request);
-            request.fail(Reason.REFUSED, full);
+            endWithFailure(request, Reason.REFUSED, full);
             dropIfUnused(service);
             return;
         }
@@ -396,16 +393,14 @@ final class BrokerCore {
         worker.expiresAt = now + workerExpiryNanos;
         service.inFlight--;
         if (!request.isAbandoned()) {
-            request.state = RequestState.DONE;
-            deadlinesRemove(request);
-            request.complete(body);
+            endWithReply(request, body);
             if (request.isAbandoned()) {
                 service.failed++; // the collected reply grew past the limit with this FINAL
             } else {
                 service.served++;
             }
         } else {
-            request.state = RequestState.DONE;
+            end(request);
         }
         service.idle.add(worker);
         dispatch(service, now);
@@ -441,7 +436,7 @@ final class BrokerCore {
 
     private void recover(Service service, Request request, long now) {
         if (request.isAbandoned()) {
-            request.state = RequestState.DONE;
+            end(request);
         } else if (!request.partialsForwarded && request.resends < config.maxResends()) {
             request.resends++;
             service.resent++;
@@ -453,12 +448,28 @@ final class BrokerCore {
             dispatch(service, now);
         } else {
             service.failed++;
-            request.state = RequestState.DONE;
-            deadlinesRemove(request);
-            request.fail(Reason.WORKER_LOST, request.partialsForwarded
+            endWithFailure(request, Reason.WORKER_LOST, request.partialsForwarded
                     ? "the worker was lost after it had sent partial replies"
                     : "the worker was lost, and the request had been resent " + request.resends + " times");
         }
+    }
+
+    /** The one way a request ends: it is done, and no deadline watches it any more. */
+    private void end(Request request) {
+        request.state = RequestState.DONE;
+        deadlinesRemove(request);
+    }
+
+    /** Ends a request with its FINAL, which its client hears. */
+    private void endWithReply(Request request, Body reply) {
+        end(request);
+        request.complete(reply);
+    }
+
+    /** Ends a request with a failure its client hears, saying why. */
+    private void endWithFailure(Request request, Reason reason, String detail) {
+        end(request);
+        request.fail(reason, detail);
     }
 
     private void deadlinesRemove(Request request) {
@@ -539,9 +550,8 @@ final class BrokerCore {
                     leftQueue(request);
                     service.expired++;
                 }
-                request.state = RequestState.DONE;
-                request.fail(Reason.EXPIRED, "no worker for '" + request.service + "' took the request within its "
-                        + "deadline of " + request.timeoutMillis() + " ms");
+                endWithFailure(request, Reason.EXPIRED, "no worker for '" + request.service
+                        + "' took the request within its deadline of " + request.timeoutMillis() + " ms");
                 dropIfUnused(service);
             } else if (request.state == RequestState.ACTIVE) {
                 // The worker keeps it until its FINAL, which is then dropped.
@@ -577,11 +587,9 @@ final class BrokerCore {
             }, request -> {
                 leftQueue(request);
                 service.expired++;
-                request.state = RequestState.DONE;
-                deadlinesRemove(request);
                 // 18/MDP: expire requests for which no service was registered in a reasonable time.
                 log.debug("request to '{}' expired after waiting {} ms", service.name, requestExpiryNanos / 1_000_000);
-                request.fail(Reason.EXPIRED, "no worker for '" + service.name + "' took the request within "
+                endWithFailure(request, Reason.EXPIRED, "no worker for '" + service.name + "' took the request within "
                         + "the broker's request expiry of " + requestExpiryNanos / 1_000_000 + " ms");
             });
             if (service.isUnused()) {
@@ -670,14 +678,12 @@ final class BrokerCore {
             outbox.send(worker.id, worker.dialect, WorkerCommand.Disconnect.INSTANCE);
             Request request = worker.request;
             if (request != null && !request.isAbandoned()) {
-                request.state = RequestState.DONE;
-                request.fail(Reason.BROKER_STOPPED, "the broker stopped");
+                endWithFailure(request, Reason.BROKER_STOPPED, "the broker stopped");
             }
         }
         for (Service service : services.values()) {
             service.queue.forEach(request -> {
-                request.state = RequestState.DONE;
-                request.fail(Reason.BROKER_STOPPED, "the broker stopped");
+                endWithFailure(request, Reason.BROKER_STOPPED, "the broker stopped");
             });
         }
         workers.clear();
