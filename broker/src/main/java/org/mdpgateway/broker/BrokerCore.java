@@ -5,6 +5,7 @@ import org.mdpgateway.mdp.MdpCodec;
 import org.mdpgateway.mdp.RoutingId;
 import org.mdpgateway.mdp.ClientCommand;
 import org.mdpgateway.mdp.MdpCommand;
+import org.mdpgateway.mdp.Liveness;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.Dialect;
@@ -176,7 +177,7 @@ final class BrokerCore {
             return;
         }
         // 18/MDP: any command except DISCONNECT acts as a heartbeat.
-        worker.expiresAt = now + livenessOf(worker);
+        worker.liveness.heard(now, livenessOf(worker));
         if (command instanceof WorkerCommand.Heartbeat) {
             return;
         }
@@ -241,7 +242,7 @@ final class BrokerCore {
             return;
         }
         Service service = service(serviceName);
-        Worker worker = new Worker(id, dialect, service, now + workerExpiryNanos);
+        Worker worker = new Worker(id, dialect, service, new Liveness(now, workerExpiryNanos));
         workers.put(id, worker);
         peer.worker = worker;
         service.workerCount++;
@@ -370,7 +371,7 @@ final class BrokerCore {
         request.state = RequestState.ACTIVE;
         request.partialsForwarded = false;
         worker.request = request;
-        worker.expiresAt = Math.max(worker.expiresAt, now + livenessOf(worker));
+        worker.liveness.heardAtLeast(now, livenessOf(worker));
         service.inFlight++;
         send(worker, new WorkerCommand.Request(request.clientAddress, request.body), now);
     }
@@ -390,7 +391,7 @@ final class BrokerCore {
         Request request = worker.request;
         Service service = worker.service;
         worker.request = null;
-        worker.expiresAt = now + workerExpiryNanos;
+        worker.liveness.heard(now, workerExpiryNanos);
         service.inFlight--;
         if (!request.isAbandoned()) {
             endWithReply(request, body);
@@ -515,7 +516,7 @@ final class BrokerCore {
     private void heartbeatAndExpireWorkers(long now) {
         List<Worker> dead = null;
         for (Worker worker : workers.values()) {
-            if (now - worker.expiresAt >= 0) {
+            if (worker.liveness.isExpired(now)) {
                 if (dead == null) {
                     dead = new ArrayList<>();
                 }
@@ -760,16 +761,17 @@ final class BrokerCore {
         final RoutingId id;
         final Dialect dialect;
         final Service service;
-        long expiresAt;
+        /** 18/MDP: silence for liveness x interval (or the busy expiry) and the worker is dead. */
+        final Liveness liveness;
         long lastSentAt;
         /** The request this worker holds, or null when idle. */
         Request request;
 
-        Worker(RoutingId id, Dialect dialect, Service service, long expiresAt) {
+        Worker(RoutingId id, Dialect dialect, Service service, Liveness liveness) {
             this.id = id;
             this.dialect = dialect;
             this.service = service;
-            this.expiresAt = expiresAt;
+            this.liveness = liveness;
         }
     }
 

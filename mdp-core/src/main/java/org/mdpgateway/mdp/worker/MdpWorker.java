@@ -7,6 +7,7 @@ import org.mdpgateway.mdp.Ticker;
 import org.mdpgateway.mdp.MdpCommand;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.Liveness;
 import org.mdpgateway.mdp.internal.MdpSockets;
 import org.mdpgateway.mdp.internal.SharedContext;
 import org.mdpgateway.mdp.WorkerCommand;
@@ -74,7 +75,8 @@ public final class MdpWorker implements AutoCloseable {
     private int connection;
     private int connectionsMade;
     private long reconnectAt;
-    private long lastHeard;
+    /** The broker's liveness: 18/MDP, silence for liveness x interval means it is gone. */
+    private Liveness broker;
     private long lastSent;
     private RoutingId busyWith;
     /** Commands waiting for room in the socket, in order. */
@@ -226,15 +228,15 @@ public final class MdpWorker implements AutoCloseable {
         connection++;
         connectionsMade++;
         busyWith = null;
-        lastHeard = now;
+        broker = new Liveness(now, expiryNanos);
         send(new WorkerCommand.Ready(service), now);
         log.info("worker for '{}' connected to {} (connection {})", service, endpoint, connectionsMade);
     }
 
     private void keepAlive(long now) {
-        if (now - lastHeard >= expiryNanos) {
+        if (broker.isExpired(now)) {
             log.warn("worker for '{}' heard nothing from {} for {} ms; reconnecting", service, endpoint,
-                    TimeUnit.NANOSECONDS.toMillis(now - lastHeard));
+                    TimeUnit.NANOSECONDS.toMillis(broker.silentNanos(now)));
             dropSocket();
             reconnectAt = now + reconnectNanos;
         } else if (now - lastSent >= heartbeatNanos && outgoing.isEmpty()) {
@@ -265,7 +267,7 @@ public final class MdpWorker implements AutoCloseable {
                 return;
             }
             // 18/MDP: any command except DISCONNECT acts as a heartbeat.
-            lastHeard = ticker.nanoTime();
+            broker.heard(ticker.nanoTime(), expiryNanos);
             if (workerCommand instanceof WorkerCommand.Request request) {
                 dispatch(request);
             } else if (!(workerCommand instanceof WorkerCommand.Heartbeat)) {
@@ -360,7 +362,7 @@ public final class MdpWorker implements AutoCloseable {
         if (socket == null) {
             wait = reconnectAt - now;
         } else {
-            wait = Math.min(lastSent + heartbeatNanos - now, lastHeard + expiryNanos - now);
+            wait = Math.min(lastSent + heartbeatNanos - now, broker.remainingNanos(now));
         }
         return wait <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(wait) + 1;
     }
