@@ -46,6 +46,8 @@ public record BrokerConfig(
         long maxQueuedBytes,
         long maxMessageBytes) {
 
+    /** Where the standalone broker and the gateway's broker listen unless told. */
+    public static final String DEFAULT_BIND = "tcp://*:5555";
     public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofMillis(2500);
     public static final int DEFAULT_HEARTBEAT_LIVENESS = 3;
     public static final Duration DEFAULT_REQUEST_EXPIRY = Duration.ofSeconds(30);

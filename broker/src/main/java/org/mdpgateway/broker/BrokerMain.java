@@ -1,7 +1,6 @@
 package org.mdpgateway.broker;
 
 import org.mdpgateway.mdp.internal.LogDefaults;
-import java.io.PrintStream;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,26 +16,20 @@ public final class BrokerMain {
     private BrokerMain() {}
 
     public static void main(String[] args) {
-        BrokerFlags flags;
-        try {
-            flags = BrokerFlags.parseStrict(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println("mdp-broker: " + e.getMessage());
-            System.err.println("Try --help.");
-            System.exit(2);
-            return;
+        int status = BrokerFlags.commandLine(new BrokerFlags()).execute(args);
+        if (status != 0) {
+            System.exit(status);
         }
-        if (flags.help()) {
-            printHelp(System.out);
-            return;
-        }
+    }
+
+    /** Runs the broker until SIGTERM; the exit status if it could not start or its loop failed. */
+    static int run(BrokerConfig config) {
         Broker broker;
         try {
-            broker = Broker.start(flags.config());
+            broker = Broker.start(config);
         } catch (RuntimeException e) {
             System.err.println("mdp-broker: " + e.getMessage());
-            System.exit(1);
-            return;
+            return 1;
         }
         AtomicBoolean loopFailed = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -56,18 +49,11 @@ public final class BrokerMain {
                 // The loop died on its own: exit, so a supervisor can restart the broker.
                 log.error("broker loop ended unexpectedly; exiting");
                 loopFailed.set(true);
-                System.exit(1);
+                return 1;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    static void printHelp(PrintStream out) {
-        out.println("Usage: java -jar mdp-broker.jar [options]");
-        out.println();
-        out.println("A Majordomo (MDP/0.2 and MMI) broker. SIGTERM stops it cleanly: workers get DISCONNECT.");
-        out.println();
-        out.print(BrokerFlags.HELP);
+        return 0;
     }
 }

@@ -41,6 +41,7 @@ public record GatewayConfig(
         Duration drainGrace,
         int httpMaxThreads) {
 
+    public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
     public static final int DEFAULT_HTTP_PORT = 8080;
     public static final Duration DEFAULT_REQUEST_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_MAX_REQUEST_TIMEOUT = Duration.ofMinutes(5);
@@ -86,7 +87,7 @@ public record GatewayConfig(
 
     /** The defaults around {@code broker}: port 8080 on every interface, no demo workers. */
     public static GatewayConfig defaults(BrokerConfig broker) {
-        return new GatewayConfig(broker, "0.0.0.0", DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
+        return new GatewayConfig(broker, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
                 DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS);
     }

@@ -16,34 +16,24 @@ public final class GatewayMain {
     private GatewayMain() {}
 
     public static void main(String[] args) {
-        GatewayFlags flags;
-        try {
-            flags = GatewayFlags.parse(args, System.getenv());
-        } catch (IllegalArgumentException e) {
-            System.err.println("mdp-gateway: " + e.getMessage());
-            System.err.println("Try --help.");
-            System.exit(2);
-            return;
+        int status = GatewayFlags.commandLine(new GatewayFlags(), System.getenv()).execute(args);
+        if (status != 0) {
+            System.exit(status);
         }
-        if (flags.accessLog()) {
+    }
+
+    /** Runs the gateway until SIGTERM; the exit status if it could not start. */
+    static int run(GatewayConfig config, boolean accessLog) {
+        if (accessLog) {
             // Before the HTTP API's logger exists, which reads its level once.
             System.setProperty(LogDefaults.ACCESS_LOG_LEVEL, "info");
         }
-        if (flags.help()) {
-            System.out.println("Usage: java -jar mdp-gateway.jar [options]");
-            System.out.println();
-            System.out.println("An HTTP gateway with an embedded Majordomo (MDP/0.2) broker. SIGTERM drains and stops it.");
-            System.out.println();
-            System.out.print(GatewayFlags.HELP);
-            return;
-        }
         Gateway gateway;
         try {
-            gateway = Gateway.start(flags.config());
+            gateway = Gateway.start(config);
         } catch (RuntimeException e) {
             System.err.println("mdp-gateway: " + e.getMessage());
-            System.exit(1);
-            return;
+            return 1;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -61,5 +51,6 @@ public final class GatewayMain {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return 0;
     }
 }

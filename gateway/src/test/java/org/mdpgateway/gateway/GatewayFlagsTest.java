@@ -5,10 +5,21 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.mdpgateway.broker.BrokerConfig;
+import org.mdpgateway.broker.BrokerFlags;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParameterException;
 
 class GatewayFlagsTest {
 
@@ -33,13 +44,13 @@ class GatewayFlagsTest {
 
     @Test
     void byteLimits_thatCannotWork_areRefused_namingTheFlag() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        ParameterException e = assertThrows(ParameterException.class,
                 () -> GatewayFlags.parse(new String[] {"--max-message-bytes", "0"}, Map.of()));
         assertTrue(e.getMessage().contains("--max-message-bytes"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> GatewayFlags.parse(
+        e = assertThrows(ParameterException.class, () -> GatewayFlags.parse(
                 new String[] {"--max-message-bytes", "1000", "--max-queued-bytes", "999"}, Map.of()));
         assertTrue(e.getMessage().contains("max queued bytes"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class,
+        e = assertThrows(ParameterException.class,
                 () -> GatewayFlags.parse(new String[] {"--max-queued-per-client", "0"}, Map.of()));
         assertTrue(e.getMessage().contains("--max-queued-per-client"), e.getMessage());
     }
@@ -107,22 +118,150 @@ class GatewayFlagsTest {
         assertEquals(GatewayConfig.DEFAULT_HTTP_MAX_THREADS, GatewayFlags.parse(new String[0], Map.of()).config().httpMaxThreads());
         assertEquals(40, GatewayFlags.parse(new String[] {"--http-max-threads", "40"}, Map.of()).config().httpMaxThreads());
         assertEquals(32, GatewayFlags.parse(new String[0], Map.of("MDPGW_HTTP_MAX_THREADS", "32")).config().httpMaxThreads());
-        assertTrue(assertThrows(IllegalArgumentException.class,
+        assertTrue(assertThrows(ParameterException.class,
                 () -> GatewayFlags.parse(new String[] {"--http-max-threads", "4"}, Map.of())).getMessage()
                 .contains("--http-max-threads"));
     }
 
     @Test
     void badFlags_areRefusedNamingTheFlag() {
-        assertTrue(assertThrows(IllegalArgumentException.class,
+        assertTrue(assertThrows(ParameterException.class,
                 () -> GatewayFlags.parse(new String[] {"--bogus"}, Map.of())).getMessage().contains("--bogus"));
-        assertTrue(assertThrows(IllegalArgumentException.class,
+        assertTrue(assertThrows(ParameterException.class,
                 () -> GatewayFlags.parse(new String[] {"--http-port", "x"}, Map.of())).getMessage().contains("--http-port"));
-        assertTrue(assertThrows(IllegalArgumentException.class,
-                () -> GatewayFlags.parse(new String[] {"--http-port"}, Map.of())).getMessage().contains("needs a value"));
-        assertThrows(IllegalArgumentException.class,
+        assertTrue(assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"--http-port"}, Map.of())).getMessage().contains("--http-port"));
+        assertEquals("--http-port must be at least 0, got -1", assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"--http-port", "-1"}, Map.of())).getMessage());
+        assertTrue(assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"--http-port", "70000"}, Map.of())).getMessage()
+                .contains("--http-port"));
+        assertTrue(assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"--drain-grace-ms", "-1"}, Map.of())).getMessage()
+                .contains("--drain-grace-ms"));
+        assertTrue(assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"stray"}, Map.of())).getMessage().contains("stray"));
+        assertThrows(ParameterException.class,
                 () -> GatewayFlags.parse(new String[] {"--request-timeout-ms", "9000", "--max-request-timeout-ms", "10"},
                         Map.of()));
         assertTrue(GatewayFlags.parse(new String[] {"--help"}, Map.of()).help());
+    }
+
+    @Test
+    void everyBrokerFlag_isAGatewayFlag_withTheSameMeaning() {
+        Set<String> brokerFlags = optionNames(BrokerFlags.commandLine(new BrokerFlags()));
+        Set<String> gatewayFlags = optionNames(GatewayFlags.commandLine(new GatewayFlags(), Map.of()));
+        assertTrue(gatewayFlags.containsAll(brokerFlags), "the gateway lacks " + brokerFlags + " - " + gatewayFlags);
+
+        // Every broker flag with a value unlike its default; --bind is --broker-bind on the gateway.
+        List<String> args = List.of("--bind", "tcp://127.0.0.1:7000", "--bind", "inproc://b",
+                "--heartbeat-interval-ms", "100", "--heartbeat-liveness", "5", "--request-expiry-ms", "900",
+                "--max-queued", "7", "--max-queued-total", "70", "--max-queued-per-client", "3",
+                "--max-queued-bytes", "5000000000", "--max-message-bytes", "1000", "--max-resends", "1",
+                "--busy-worker-expiry-ms", "60000", "--max-collected-reply-bytes", "4096");
+        Set<String> given = new TreeSet<>();
+        for (int i = 0; i < args.size(); i += 2) {
+            given.add(args.get(i));
+        }
+        brokerFlags.removeAll(Set.of("-h", "--help"));
+        assertEquals(brokerFlags, given, "the test should give every broker flag");
+        BrokerConfig standalone = BrokerFlags.parse(args.toArray(String[]::new)).config();
+        assertEquals(standalone, GatewayFlags.parse(args.toArray(String[]::new), Map.of()).config().broker());
+        List<String> renamed = new ArrayList<>(args);
+        renamed.replaceAll(a -> a.equals("--bind") ? "--broker-bind" : a);
+        assertEquals(standalone, GatewayFlags.parse(renamed.toArray(String[]::new), Map.of()).config().broker());
+        assertEquals(BrokerFlags.parse().config(), GatewayFlags.parse(new String[0], Map.of()).config().broker());
+    }
+
+    @Test
+    void brokerFlags_haveEnvironmentTwinsToo_andTheCommandLineWins() {
+        Map<String, String> env = new HashMap<>();
+        env.put("MDPGW_MAX_QUEUED_TOTAL", "200000");
+        env.put("MDPGW_MAX_MESSAGE_BYTES", " 1000 ");
+        env.put("MDPGW_BUSY_WORKER_EXPIRY_MS", "60000");
+        env.put("MDPGW_CORS_ORIGIN", "https://a, ,https://b,");
+        env.put("MDPGW_HTTP_HOST", "   ");
+        BrokerConfig b = GatewayFlags.parse(new String[0], env).config().broker();
+        assertEquals(200_000, b.maxQueuedTotal());
+        assertEquals(1000, b.maxMessageBytes());
+        assertEquals(Duration.ofMinutes(1), b.effectiveBusyWorkerExpiry());
+        GatewayConfig c = GatewayFlags.parse(new String[0], env).config();
+        assertEquals(List.of("https://a", "https://b"), c.corsOrigins());
+        assertEquals(GatewayConfig.DEFAULT_HTTP_HOST, c.httpHost(), "a blank variable is unset");
+        b = GatewayFlags.parse(new String[] {"--max-queued-total=250000", "--max-message-bytes", "2000"}, env)
+                .config().broker();
+        assertEquals(250_000, b.maxQueuedTotal());
+        assertEquals(2000, b.maxMessageBytes());
+        ParameterException e = assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[0], Map.of("MDPGW_MAX_RESENDS", "-1")));
+        assertTrue(e.getMessage().contains("--max-resends"), e.getMessage());
+        e = assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[0], Map.of("MDPGW_HEARTBEAT_LIVENESS", "many")));
+        assertTrue(e.getMessage().contains("--heartbeat-liveness"), e.getMessage());
+    }
+
+    @Test
+    void switches_takeOneTrueOrYes_onTheCommandLineAndInTheEnvironment() {
+        assertTrue(GatewayFlags.parse(new String[] {"--demo-workers=yes"}, Map.of()).config().demoWorkers());
+        assertTrue(GatewayFlags.parse(new String[] {"--demo-workers=1"}, Map.of()).config().demoWorkers());
+        assertFalse(GatewayFlags.parse(new String[] {"--demo-workers=false"}, Map.of()).config().demoWorkers());
+        assertFalse(GatewayFlags.parse(new String[] {"--demo-workers=no"}, Map.of("MDPGW_DEMO_WORKERS", "1"))
+                .config().demoWorkers());
+        assertTrue(GatewayFlags.parse(new String[0], Map.of("MDPGW_DEMO_WORKERS", "YES")).config().demoWorkers());
+        assertFalse(GatewayFlags.parse(new String[0], Map.of("MDPGW_DEMO_WORKERS", "0")).config().demoWorkers());
+        assertTrue(GatewayFlags.parse(new String[] {"--demo-workers"}, Map.of("MDPGW_DEMO_WORKERS", "0"))
+                .config().demoWorkers());
+    }
+
+    @Test
+    void help_listsEveryFlag_withTheDefaultsOfTheConfigs() {
+        CommandLine commandLine = GatewayFlags.commandLine(new GatewayFlags(), Map.of());
+        String help = commandLine.getUsageMessage(CommandLine.Help.Ansi.OFF).replaceAll("\\s+", " ");
+        for (String flag : optionNames(commandLine)) {
+            assertTrue(help.contains(flag), flag + " missing:\n" + help);
+        }
+        for (Object value : List.of(GatewayConfig.DEFAULT_HTTP_HOST, GatewayConfig.DEFAULT_HTTP_PORT,
+                BrokerConfig.DEFAULT_BIND, BrokerConfig.DEFAULT_HEARTBEAT_INTERVAL.toMillis(),
+                BrokerConfig.DEFAULT_MAX_QUEUED_TOTAL, BrokerConfig.DEFAULT_MAX_MESSAGE_BYTES,
+                BrokerConfig.DEFAULT_MAX_COLLECTED_REPLY_BYTES, GatewayConfig.DEFAULT_REQUEST_TIMEOUT.toMillis(),
+                GatewayConfig.DEFAULT_MAX_REQUEST_TIMEOUT.toMillis(), GatewayConfig.DEFAULT_MAX_BODY_BYTES,
+                GatewayConfig.DEFAULT_MAX_BUFFERED_PARTS, GatewayConfig.DEFAULT_MAX_BUFFERED_REPLY_BYTES,
+                GatewayConfig.DEFAULT_PING_INTERVAL.toMillis(), GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis(),
+                GatewayConfig.DEFAULT_HTTP_MAX_THREADS)) {
+            assertTrue(help.contains("(default: " + value), "no default " + value + ":\n" + help);
+        }
+        assertTrue(help.contains("MDPGW_HTTP_PORT"), help);
+        assertFalse(help.contains("${"), help);
+    }
+
+    @Test
+    void aUsageError_exits2_namingTheFlag_andAHelpRequest_exits0() {
+        StringWriter err = new StringWriter();
+        CommandLine commandLine = GatewayFlags.commandLine(new GatewayFlags(), Map.of("MDPGW_HTTP_PORT", "x"));
+        commandLine.setErr(new PrintWriter(err));
+        assertEquals(2, commandLine.execute());
+        assertTrue(err.toString().startsWith("mdp-gateway: "), err.toString());
+        assertTrue(err.toString().contains("--http-port"), err.toString());
+        assertTrue(err.toString().contains("Try --help."), err.toString());
+
+        err.getBuffer().setLength(0);
+        commandLine = GatewayFlags.commandLine(new GatewayFlags(), Map.of());
+        commandLine.setErr(new PrintWriter(err));
+        assertEquals(2, commandLine.execute("--request-timeout-ms", "9000", "--max-request-timeout-ms", "10"));
+        assertTrue(err.toString().contains("max request timeout"), err.toString());
+
+        StringWriter out = new StringWriter();
+        commandLine = GatewayFlags.commandLine(new GatewayFlags(), Map.of());
+        commandLine.setOut(new PrintWriter(out));
+        assertEquals(0, commandLine.execute("-h"));
+        assertTrue(out.toString().startsWith("Usage: java -jar mdp-gateway.jar [options]"), out.toString());
+    }
+
+    private static Set<String> optionNames(CommandLine commandLine) {
+        Set<String> names = new TreeSet<>();
+        for (OptionSpec option : commandLine.getCommandSpec().options()) {
+            names.addAll(List.of(option.names()));
+        }
+        return names;
     }
 }
