@@ -173,26 +173,48 @@ class BrokerIT {
         }
     }
 
+    /** A closed socket's endpoints are free once it has lingered out (JeroMQ closes it in the background). */
+    private static Broker startWhenFree(BrokerConfig config, ZContext context) throws InterruptedException {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (true) {
+            try {
+                return Broker.start(config, context);
+            } catch (IllegalArgumentException stillBound) {
+                if (System.nanoTime() - end > 0) {
+                    throw stillBound;
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
     @Test
-    void aBrokerInTheCallersContext_closesOnlyItsOwnSockets() {
+    void aBrokerInTheCallersContext_closesOnlyItsOwnSockets() throws Exception {
         String inproc = "inproc://broker-it-" + System.nanoTime();
         BrokerConfig config = BrokerConfig.defaults(inproc).withHeartbeat(Duration.ofMillis(100), 3);
-        try (ZContext shared = new ZContext(1)) {
+        ZContext shared = new ZContext(1);
+        List<AutoCloseable> open = new ArrayList<>(); // closed last first, and always before the context
+        try {
             Broker first = Broker.start(config, shared);
-            MdpWorker worker = MdpWorker.builder(inproc, "echo").context(shared).heartbeatInterval(Duration.ofMillis(100))
-                    .reconnectDelay(Duration.ofMillis(50)).start((request, p) -> request);
+            open.add(first);
+            open.add(MdpWorker.builder(inproc, "echo").context(shared).heartbeatInterval(Duration.ofMillis(100))
+                    .reconnectDelay(Duration.ofMillis(50)).start((request, p) -> request));
             MdpClient client = MdpClient.builder(inproc).context(shared).timeout(Duration.ofSeconds(2)).attempts(5).build();
+            open.add(client);
             assertEquals("one", client.request("echo", Body.ofStrings("one")).finalBody().string(0));
 
             first.close();
             // The worker's and the client's sockets were not closed under them: both go on with the
             // next broker bound to the same endpoint in the same context.
-            broker = Broker.start(config, shared);
+            open.add(0, startWhenFree(config, shared));
             assertEquals("two", client.request("echo", Body.ofStrings("two")).finalBody().string(0));
-            client.close();
-            worker.close();
-            broker.close();
+        } finally {
+            Collections.reverse(open);
+            for (AutoCloseable c : open) {
+                c.close();
+            }
             assertTrue(shared.getSockets().isEmpty(), "sockets left open: " + shared.getSockets());
+            shared.close();
         }
     }
 
