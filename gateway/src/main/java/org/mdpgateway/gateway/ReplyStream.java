@@ -44,6 +44,7 @@ import org.slf4j.LoggerFactory;
  */
 final class ReplyStream implements ReplyHandler {
     private static final Logger log = LoggerFactory.getLogger(ReplyStream.class);
+    static final String SHUTTING_DOWN_DETAIL = "the gateway is stopping; try again shortly";
     private static final Object PING = new Object();
     private static final Object SHUTDOWN = new Object();
     /** The response can take more bytes. */
@@ -238,7 +239,7 @@ final class ReplyStream implements ReplyHandler {
                 finish();
             }
         } else if (event instanceof RequestFailure failure) {
-            fail(problemFor(failure));
+            fail(ProblemType.of(failure.reason()).problem(failure.detail(), requestId, service));
         } else if (event == PING) {
             commit();
             write(PING_COMMENT);
@@ -246,14 +247,11 @@ final class ReplyStream implements ReplyHandler {
             if (format == ReplyFormat.JSON) {
                 failTooLargeToCollect(overflow.byParts());
             } else {
-                fail(Problem.of(503, "slow-reader", "Reader too slow",
-                        "the client read the reply more slowly than the worker sent it; " + limit(overflow.byParts())
-                                + " were waiting " + flag(overflow.byParts()), requestId, service)
-                        .with("retryAfterSeconds", 1));
+                fail(ProblemType.SLOW_READER.problem("the client read the reply more slowly than the worker sent it; "
+                        + limit(overflow.byParts()) + " were waiting " + flag(overflow.byParts()), requestId, service));
             }
         } else if (event == SHUTDOWN) {
-            fail(Problem.of(503, "shutting-down", "Gateway shutting down",
-                    "the gateway is stopping; try again shortly", requestId, service).with("retryAfterSeconds", 1));
+            fail(ProblemType.SHUTTING_DOWN.problem(SHUTTING_DOWN_DETAIL, requestId, service));
         }
     }
 
@@ -367,9 +365,8 @@ final class ReplyStream implements ReplyHandler {
 
     private void failTooLargeToCollect(boolean byParts) throws IOException {
         cancelRequest();
-        fail(Problem.of(502, "reply-too-large", "Reply too large to collect",
-                "the reply has " + limit(byParts) + " " + flag(byParts) + "; ask for a stream instead "
-                        + "(Accept: application/x-ndjson or text/event-stream)", requestId, service));
+        fail(ProblemType.REPLY_TOO_LARGE.problem("the reply has " + limit(byParts) + " " + flag(byParts)
+                + "; ask for a stream instead (Accept: application/x-ndjson or text/event-stream)", requestId, service));
     }
 
     private String limit(boolean byParts) {
@@ -432,12 +429,9 @@ final class ReplyStream implements ReplyHandler {
             committed = true;
             metrics.outcome(service, problem.status(), System.nanoTime() - startNanos);
             HttpServletResponse res = ctx.res();
-            byte[] body = mapper.writeValueAsBytes(problem.toJson(mapper));
+            byte[] body = problem.toBytes(mapper);
             res.setStatus(problem.status());
-            res.setContentType(Problem.MEDIA_TYPE);
-            if (problem.extensions().containsKey("retryAfterSeconds")) {
-                res.setHeader("Retry-After", problem.extensions().get("retryAfterSeconds").toString());
-            }
+            problem.headers(res::setHeader);
             res.setContentLength(body.length);
             pending.add(body);
             finished = true;
@@ -494,26 +488,6 @@ final class ReplyStream implements ReplyHandler {
         metrics.clientGone(service);
         log.debug("client of request {} to '{}' went away: {}", requestId, service, e.toString());
         done.complete(null);
-    }
-
-    private Problem problemFor(RequestFailure failure) {
-        switch (failure.reason()) {
-            case REFUSED:
-                return Problem.of(503, "queue-full", "Service queue full", failure.detail(), requestId, service)
-                        .with("retryAfterSeconds", 1);
-            case EXPIRED:
-                return Problem.of(503, "no-worker", "No worker available", failure.detail(), requestId, service)
-                        .with("retryAfterSeconds", 1);
-            case DEADLINE:
-                return Problem.of(504, "deadline", "Worker did not answer in time", failure.detail(), requestId,
-                        service);
-            case WORKER_LOST:
-                return Problem.of(502, "worker-lost", "Worker lost", failure.detail(), requestId, service);
-            case BROKER_STOPPED:
-            default:
-                return Problem.of(503, "shutting-down", "Gateway shutting down", failure.detail(), requestId, service)
-                        .with("retryAfterSeconds", 1);
-        }
     }
 
     private record Part(boolean isFinal, Body body, long bytes) {}
