@@ -74,7 +74,7 @@ final class DocsRoutes {
         byte[] bytes = HIDDEN_ASSETS.contains(name) || name.startsWith(".") || name.contains("/")
                 || name.contains("\\") ? null : assets.computeIfAbsent(name, this::load).orElse(null);
         if (bytes == null) {
-            throw new HttpApi.ProblemException(Problem.of(404, "not-found", "Not found",
+            throw new HttpApi.ProblemException(ProblemType.NOT_FOUND.problem(
                     "Swagger UI has no file '" + name + "'", HttpApi.requestId(ctx), null));
         }
         String etag = "\"swagger-ui-" + swaggerUiVersion + "\"";

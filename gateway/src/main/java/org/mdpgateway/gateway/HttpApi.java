@@ -77,8 +77,8 @@ final class HttpApi {
         javalin.routes.get("/services", this::listServices);
         // "/services/" with no name: a request to the empty service name, which is invalid.
         javalin.routes.post("/services", ctx -> {
-            throw new ProblemException(Problem.of(400, "bad-service-name", "Bad service name", "service name is empty",
-                    requestId(ctx), null));
+            throw new ProblemException(ProblemType.BAD_SERVICE_NAME.problem("service name is empty", requestId(ctx),
+                    null));
         });
         javalin.routes.get("/health/live", ctx -> json(ctx, 200, mapper.createObjectNode().put("status", "up")));
         javalin.routes.get("/health/ready", this::ready);
@@ -89,7 +89,7 @@ final class HttpApi {
         javalin.routes.exception(Exception.class, this::unexpected);
         javalin.routes.error(404, ctx -> {
             if (!ctx.res().isCommitted() && !Problem.MEDIA_TYPE.equals(ctx.res().getContentType())) {
-                problem(ctx, Problem.of(404, "not-found", "Not found", "no route for " + ctx.method() + " " + ctx.path(),
+                problem(ctx, ProblemType.NOT_FOUND.problem("no route for " + ctx.method() + " " + ctx.path(),
                         requestId(ctx), null));
             }
         });
@@ -97,8 +97,8 @@ final class HttpApi {
             // RFC 9110: a 405 lists the methods the resource has.
             ctx.header("Allow", ctx.path().startsWith("/services/") ? "GET, HEAD, POST"
                     : ctx.path().equals("/services") ? "GET, POST" : "GET");
-            problem(ctx, Problem.of(405, "method-not-allowed", "Method not allowed",
-                    ctx.method() + " is not allowed on " + ctx.path(), requestId(ctx), null));
+            problem(ctx, ProblemType.METHOD_NOT_ALLOWED.problem(ctx.method() + " is not allowed on " + ctx.path(),
+                    requestId(ctx), null));
         });
         if (accessLog.isInfoEnabled()) { // costs a timer and a write per request, so only when asked for
             javalin.requestLogger.http((ctx, ms) -> accessLog.info("{} {} {} {} {} ms", requestId(ctx), ctx.method(),
@@ -150,8 +150,8 @@ final class HttpApi {
         String requestId = requestId(ctx);
         String service = serviceName(ctx);
         if (draining.getAsBoolean()) {
-            throw new ProblemException(Problem.of(503, "shutting-down", "Gateway shutting down",
-                    "the gateway is stopping and takes no new requests", requestId, service).with("retryAfterSeconds", 1));
+            throw new ProblemException(ProblemType.SHUTTING_DOWN.problem(
+                    "the gateway is stopping and takes no new requests", requestId, service));
         }
         Duration timeout = timeout(ctx, service);
         Body body = requestBody(ctx, service);
@@ -179,8 +179,7 @@ final class HttpApi {
         String service = ctx.pathParam("name");
         String problem = MdpProtocol.serviceNameProblem(service);
         if (problem != null) {
-            throw new ProblemException(Problem.of(400, "bad-service-name", "Bad service name", problem,
-                    requestId(ctx), null));
+            throw new ProblemException(ProblemType.BAD_SERVICE_NAME.problem(problem, requestId(ctx), null));
         }
         return service;
     }
@@ -203,7 +202,7 @@ final class HttpApi {
             millis = -1;
         }
         if (millis <= 0) {
-            throw new ProblemException(Problem.of(400, "bad-timeout", "Bad timeout",
+            throw new ProblemException(ProblemType.BAD_TIMEOUT.problem(
                     "the " + source + " must be a positive whole number of milliseconds, got '" + value + "'",
                     requestId(ctx), service));
         }
@@ -227,8 +226,7 @@ final class HttpApi {
     }
 
     private static ProblemException badEnvelope(Context ctx, String service, String detail) {
-        return new ProblemException(Problem.of(400, "bad-frames", "Malformed frames envelope", detail,
-                requestId(ctx), service));
+        return new ProblemException(ProblemType.BAD_FRAMES.problem(detail, requestId(ctx), service));
     }
 
     // ---- GET/HEAD /services/{name}: the MMI check ----------------------------------------------
@@ -254,8 +252,8 @@ final class HttpApi {
 
                 @Override
                 public void onFailure(RequestFailure failure) {
-                    code.completeExceptionally(new ProblemException(Problem.of(503, "shutting-down",
-                            "Broker unavailable", failure.detail(), requestId, service).with("retryAfterSeconds", 1)));
+                    code.completeExceptionally(new ProblemException(
+                            ProblemType.SHUTTING_DOWN.problem(failure.detail(), requestId, service)));
                 }
             });
             return code.handleAsync((status, failure) -> {
@@ -272,7 +270,7 @@ final class HttpApi {
         String requestId = requestId(ctx);
         if (mmiName) {
             if (MdpProtocol.MmiStatus.NOT_IMPLEMENTED.code().equals(status)) {
-                problem(ctx, Problem.of(501, "mmi-not-implemented", "Not implemented",
+                problem(ctx, ProblemType.MMI_NOT_IMPLEMENTED.problem(
                         "the broker does not implement '" + service + "'", requestId, service));
             } else {
                 // The broker answered the request itself, so it implements the service: that is what
@@ -283,7 +281,7 @@ final class HttpApi {
         } else if (MdpProtocol.MmiStatus.FOUND.code().equals(status)) {
             json(ctx, 200, mapper.createObjectNode().put("service", service).put("available", true).put("mmi", status));
         } else {
-            problem(ctx, Problem.of(404, "no-such-service", "No worker for this service",
+            problem(ctx, ProblemType.NO_SUCH_SERVICE.problem(
                     "no worker is registered for '" + service + "'", requestId, service)
                     .with("available", false).with("mmi", status));
         }
@@ -320,9 +318,9 @@ final class HttpApi {
 
     private void ready(Context ctx) {
         if (draining.getAsBoolean() || !broker.isRunning()) {
-            problem(ctx, Problem.of(503, "not-ready", "Not ready",
+            problem(ctx, ProblemType.NOT_READY.problem(
                     draining.getAsBoolean() ? "the gateway is shutting down" : "the broker is not running",
-                    requestId(ctx), null).with("retryAfterSeconds", 1));
+                    requestId(ctx), null));
             return;
         }
         ObjectNode body = mapper.createObjectNode().put("status", "ready");
@@ -352,39 +350,19 @@ final class HttpApi {
     }
 
     private void problem(Context ctx, Problem problem) {
-        try {
-            ctx.status(problem.status());
-            ctx.contentType(Problem.MEDIA_TYPE);
-            if (problem.extensions().containsKey("retryAfterSeconds")) {
-                ctx.header("Retry-After", problem.extensions().get("retryAfterSeconds").toString());
-            }
-            ctx.result(mapper.writeValueAsBytes(problem.toJson(mapper)));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        ctx.status(problem.status());
+        problem.headers(ctx::header);
+        ctx.result(problem.toBytes(mapper));
     }
 
     private void httpResponseException(HttpResponseException e, Context ctx) {
-        int status = e.getStatus();
-        String slug;
-        String title;
-        String detail = e.getMessage();
-        switch (status) {
-            case 413:
-                slug = "body-too-large";
-                title = "Request body too large";
-                detail = "the body is over the limit of " + config.maxBodyBytes() + " bytes";
-                break;
-            case 404:
-                slug = "not-found";
-                title = "Not found";
-                detail = "no route for " + ctx.method() + " " + ctx.path();
-                break;
-            default:
-                slug = "http-" + status;
-                title = e.getMessage();
-        }
-        problem(ctx, Problem.of(status, slug, title, detail, requestId(ctx), null));
+        String requestId = requestId(ctx);
+        problem(ctx, switch (e.getStatus()) {
+            case 413 -> ProblemType.BODY_TOO_LARGE.problem(
+                    "the body is over the limit of " + config.maxBodyBytes() + " bytes", requestId, null);
+            case 404 -> ProblemType.NOT_FOUND.problem("no route for " + ctx.method() + " " + ctx.path(), requestId, null);
+            default -> Problem.unlisted(e.getStatus(), e.getMessage(), e.getMessage(), requestId);
+        });
     }
 
     private void unexpected(Exception e, Context ctx) {
@@ -401,8 +379,8 @@ final class HttpApi {
             }
             log.error("request {} failed unexpectedly", requestId(ctx), cause);
             if (!ctx.res().isCommitted()) {
-                problem(ctx, Problem.of(500, "internal", "Internal error", "the gateway failed; see its log for "
-                        + requestId(ctx), requestId(ctx), null));
+                problem(ctx, ProblemType.INTERNAL.problem("the gateway failed; see its log for " + requestId(ctx),
+                        requestId(ctx), null));
             }
         } catch (IllegalStateException gone) {
             log.debug("request ended before its error could be written: {}", gone.toString());

@@ -1,8 +1,6 @@
 package org.mdpgateway.gateway;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.UUID;
 import org.eclipse.jetty.http.HttpFields;
@@ -30,14 +28,11 @@ final class JettyProblems extends ErrorHandler {
             Callback callback) {
         String requestId = HttpApi.requestIdFrom(request.getHeaders().get(HttpApi.REQUEST_ID));
         Problem problem = problemFor(code, message, requestId);
-        byte[] body = bytes(problem);
+        byte[] body = problem.toBytes(mapper);
         HttpFields.Mutable headers = response.getHeaders();
-        headers.put(HttpHeader.CONTENT_TYPE, Problem.MEDIA_TYPE);
+        problem.headers(headers::put);
         headers.put(HttpHeader.CONTENT_LENGTH, body.length);
         headers.put(HttpApi.REQUEST_ID, requestId);
-        if (problem.extensions().containsKey("retryAfterSeconds")) {
-            headers.put(HttpHeader.RETRY_AFTER, problem.extensions().get("retryAfterSeconds").toString());
-        }
         response.write(true, ByteBuffer.wrap(body), callback);
     }
 
@@ -45,28 +40,19 @@ final class JettyProblems extends ErrorHandler {
     @Override
     public ByteBuffer badMessageError(int status, String reason, HttpFields.Mutable fields) {
         Problem problem = problemFor(status, reason, UUID.randomUUID().toString());
-        fields.put(HttpHeader.CONTENT_TYPE, Problem.MEDIA_TYPE);
-        return ByteBuffer.wrap(bytes(problem));
+        problem.headers(fields::put);
+        return ByteBuffer.wrap(problem.toBytes(mapper));
     }
 
     private static Problem problemFor(int code, String message, String requestId) {
         String detail = message == null || message.isBlank() ? "HTTP " + code : message;
         return switch (code) {
-            case 503 -> Problem.of(503, "shutting-down", "Gateway shutting down",
-                    "the gateway is stopping; try again shortly", requestId, null).with("retryAfterSeconds", 1);
-            case 400 -> Problem.of(400, "bad-request", "Bad request", detail, requestId, null);
-            case 413 -> Problem.of(413, "body-too-large", "Request too large", detail, requestId, null);
-            case 414 -> Problem.of(414, "uri-too-long", "URI too long", detail, requestId, null);
-            case 431 -> Problem.of(431, "headers-too-large", "Request headers too large", detail, requestId, null);
-            default -> Problem.of(code, "http-" + code, "HTTP " + code, detail, requestId, null);
+            case 503 -> ProblemType.SHUTTING_DOWN.problem(ReplyStream.SHUTTING_DOWN_DETAIL, requestId, null);
+            case 400 -> ProblemType.BAD_REQUEST.problem(detail, requestId, null);
+            case 413 -> ProblemType.BODY_TOO_LARGE.problem(detail, requestId, null);
+            case 414 -> ProblemType.URI_TOO_LONG.problem(detail, requestId, null);
+            case 431 -> ProblemType.HEADERS_TOO_LARGE.problem(detail, requestId, null);
+            default -> Problem.unlisted(code, "HTTP " + code, detail, requestId);
         };
-    }
-
-    private byte[] bytes(Problem problem) {
-        try {
-            return mapper.writeValueAsBytes(problem.toJson(mapper));
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }
