@@ -233,22 +233,31 @@ public final class Broker implements RequestBroker, AutoCloseable {
         } finally {
             closed = true;
             loopEnded = true;
-            if (core != null) {
-                core.shutdown();
+            try {
+                if (core != null) {
+                    core.shutdown();
+                }
+                failUnhandled();
+                inbox.close();
+                if (router != null) {
+                    router.close();
+                }
+                if (ownsContext) {
+                    context.close();
+                }
+            } finally {
+                // Whatever cleaning up threw, those waiting for the stop (close, awaitStop) are told.
+                stopped.countDown();
             }
-            failUnhandled();
-            inbox.close();
-            if (router != null) {
-                router.close();
-            }
-            if (ownsContext) {
-                context.close();
-            }
-            stopped.countDown();
             if (!boundEndpoints.isEmpty()) {
                 log.info("broker stopped");
             }
         }
+    }
+
+    /** True once the loop has ended and closed its sockets. */
+    public boolean hasStopped() {
+        return stopped.getCount() == 0;
     }
 
     private void bindAll(ZMQ.Socket router) {

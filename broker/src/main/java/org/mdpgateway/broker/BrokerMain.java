@@ -33,8 +33,8 @@ public final class BrokerMain {
         }
         AtomicBoolean loopFailed = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            if (loopFailed.get()) {
-                return; // the exit status says so: 1
+            if (loopFailed.get() || !broker.isRunning()) {
+                return; // the loop died: not a clean stop, whatever the exit status says
             }
             log.info("stopping: sending DISCONNECT to every worker");
             broker.close();

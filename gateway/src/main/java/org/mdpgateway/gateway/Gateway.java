@@ -124,6 +124,11 @@ public final class Gateway implements AutoCloseable {
         return broker;
     }
 
+    /** False once the embedded broker has stopped, by close or because its loop died. */
+    public boolean isBrokerRunning() {
+        return broker.isRunning();
+    }
+
     public boolean isDraining() {
         return draining;
     }
@@ -162,7 +167,12 @@ public final class Gateway implements AutoCloseable {
             demo.close();
         }
         broker.close();
-        zmq.close();
+        if (broker.hasStopped()) {
+            zmq.close();
+        } else {
+            // Closing the context would close the broker's sockets under its still running thread.
+            log.warn("the broker did not stop in time; its ZeroMQ context is left open");
+        }
         writers.shutdown();
         log.info("gateway stopped");
     }

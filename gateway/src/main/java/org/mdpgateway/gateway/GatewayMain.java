@@ -38,13 +38,14 @@ public final class GatewayMain {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             log.info("stopping");
+            boolean healthy = gateway.isBrokerRunning();
             gateway.close();
             stopped.countDown();
             // A drained stop is a success. Left to itself the JVM exits 143 after SIGTERM, which
-            // supervisors (systemd, Kubernetes jobs) read as a failure.
+            // supervisors (systemd, Kubernetes jobs) read as a failure; a broker that had died is not.
             System.out.flush();
             System.err.flush();
-            Runtime.getRuntime().halt(0);
+            Runtime.getRuntime().halt(healthy ? 0 : 1);
         }, "mdp-gateway-shutdown"));
         try {
             stopped.await();

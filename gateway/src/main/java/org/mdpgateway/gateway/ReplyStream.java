@@ -48,6 +48,7 @@ final class ReplyStream implements ReplyHandler, ResponseWriter.Events {
 
     private final AtomicBoolean overflowed = new AtomicBoolean();
     private volatile RequestHandle handle;
+    private volatile boolean cancelWanted;
 
     // Writer thread only.
     private int seq;
@@ -78,6 +79,10 @@ final class ReplyStream implements ReplyHandler, ResponseWriter.Events {
 
     void attach(RequestHandle handle) {
         this.handle = handle;
+        // The broker thread may have handed over parts, and a cancel been wanted, before submit returned.
+        if (cancelWanted) {
+            handle.cancel();
+        }
     }
 
     // ---- from the broker thread: queue and return ----------------------------------------------
@@ -125,6 +130,7 @@ final class ReplyStream implements ReplyHandler, ResponseWriter.Events {
     }
 
     private void cancelRequest() {
+        cancelWanted = true; // before reading the handle: attach() reads them the other way round
         RequestHandle h = handle;
         if (h != null) {
             h.cancel();
