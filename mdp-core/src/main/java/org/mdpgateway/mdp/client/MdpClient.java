@@ -28,6 +28,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
+import org.zeromq.ZMQException;
+import zmq.ZError;
 
 /**
  * An MDP/Client for one broker endpoint (18/MDP). Thread safe: any number of threads may call it at
@@ -319,10 +321,32 @@ public final class MdpClient implements AutoCloseable {
             if (call.future.isDone()) {
                 continue;
             }
-            useConn(call, takeSocket());
+            Conn conn = takeSocketOrFail(call);
+            if (conn == null) {
+                continue;
+            }
+            useConn(call, conn);
             addActive(call);
             send(call, now);
         }
+    }
+
+    /**
+     * A socket for {@code call}, or null when none can be opened (out of file descriptors, say): that
+     * one request fails with the reason, and the client goes on serving the others.
+     */
+    private Conn takeSocketOrFail(Call call) {
+        try {
+            return takeSocket();
+        } catch (ZMQException | ZError.IOException e) {
+            call.future.completeExceptionally(cannotOpenSocket(e));
+            return null;
+        }
+    }
+
+    private MdpException cannotOpenSocket(RuntimeException cause) {
+        return new MdpException("cannot open a socket to " + endpoint + " (" + cause.getMessage()
+                + "); fewer requests in flight (maxInFlight) or a higher file-descriptor limit would help", cause);
     }
 
     private void send(Call call, long now) {
@@ -352,10 +376,23 @@ public final class MdpClient implements AutoCloseable {
             }
             // 18/MDP: close the socket, open a new one and resend; give up after several tries.
             discard(call.conn);
+            Conn fresh = null;
+            RuntimeException cannotOpen = null;
             if (call.partialsReceived == 0 && call.attempts < maxAttempts) {
-                useConn(call, newSocket());
+                try {
+                    fresh = newSocket();
+                } catch (ZMQException | ZError.IOException e) {
+                    cannotOpen = e;
+                }
+            }
+            if (fresh != null) {
+                useConn(call, fresh);
                 log.debug("no reply from '{}' in time, resending on a new socket", call.request.service());
                 send(call, now);
+            } else if (cannotOpen != null) {
+                useConn(call, null);
+                removeActive(call);
+                call.future.completeExceptionally(cannotOpenSocket(cannotOpen));
             } else {
                 useConn(call, null);
                 removeActive(call);

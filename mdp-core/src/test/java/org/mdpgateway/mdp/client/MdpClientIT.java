@@ -221,6 +221,49 @@ class MdpClientIT {
     }
 
     @Test
+    void aSocketThatCannotBeOpened_failsItsOneRequest_andTheClientServesTheRest() throws Exception {
+        // A context that holds few sockets stands in for a process out of file descriptors.
+        try (org.zeromq.ZContext small = new org.zeromq.ZContext()) {
+            small.getContext().setMaxSockets(3);
+            MdpClient client = client(builder().context(small).timeout(WAIT).attempts(1));
+            List<CompletableFuture<Reply>> futures = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                futures.add(client.submit("echo", Body.ofStrings("req-" + i)));
+            }
+            List<Received> requests = new ArrayList<>();
+            Received r;
+            while ((r = broker.receive(QUIET)) != null) {
+                requests.add(r);
+            }
+            assertTrue(!requests.isEmpty() && requests.size() < 5, requests.size() + " requests reached the broker");
+            for (Received req : requests) {
+                broker.send(req.identity(), "MDPC02", cmd(3), "echo", "reply-" + req.string(3));
+            }
+            int answered = 0;
+            int refused = 0;
+            for (CompletableFuture<Reply> f : futures) {
+                try {
+                    Reply reply = f.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+                    assertTrue(reply.finalBody().string(0).startsWith("reply-req-"));
+                    answered++;
+                } catch (ExecutionException e) {
+                    assertInstanceOf(org.mdpgateway.mdp.MdpException.class, e.getCause());
+                    assertTrue(e.getCause().getMessage().contains("cannot open a socket"), e.getCause().getMessage());
+                    refused++;
+                }
+            }
+            assertEquals(requests.size(), answered);
+            assertEquals(5 - requests.size(), refused);
+            // Sockets freed by the answers serve the next request.
+            CompletableFuture<Reply> later = client.submit("echo", Body.ofStrings("later"));
+            Received req = broker.expect(WAIT);
+            broker.send(req.identity(), "MDPC02", cmd(3), "echo", "done");
+            assertEquals("done", later.get(WAIT.toMillis(), TimeUnit.MILLISECONDS).finalBody().string(0));
+            client.close();
+        }
+    }
+
+    @Test
     void manyThreads_eachGetTheirOwnReply_withOneRequestPerSocket() throws Exception {
         MdpClient client = client(builder().timeout(Duration.ofSeconds(10)).attempts(1));
         int requests = 200;
