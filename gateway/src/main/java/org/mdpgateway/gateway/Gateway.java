@@ -44,6 +44,7 @@ public final class Gateway implements AutoCloseable {
     private final Broker broker;
     private final ExecutorService writers;
     private final ScheduledExecutorService pinger;
+    private final GatewayMetrics metrics;
     private final HttpApi api;
     private final Javalin app;
     private final DemoWorkers demo;
@@ -60,15 +61,15 @@ public final class Gateway implements AutoCloseable {
         }
         this.writers = Executors.newFixedThreadPool(WRITER_THREADS, daemonThreads("mdp-gateway-writer"));
         this.pinger = Executors.newSingleThreadScheduledExecutor(daemonThreads("mdp-gateway-ping"));
+        this.metrics = new GatewayMetrics();
         Javalin started = null;
+        QueuedThreadPool httpThreads = new QueuedThreadPool(config.httpMaxThreads(), 8, 60_000);
+        httpThreads.setName("JettyServerThreadPool");
         try {
-            GatewayMetrics metrics = new GatewayMetrics();
             ObjectMapper mapper = new ObjectMapper();
             this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining);
             this.app = Javalin.create(javalin -> {
                 javalin.startup.showJavalinBanner = false;
-                QueuedThreadPool httpThreads = new QueuedThreadPool(config.httpMaxThreads(), 8, 60_000);
-                httpThreads.setName("JettyServerThreadPool");
                 javalin.jetty.threadPool = httpThreads;
                 javalin.jetty.modifyServer(server -> {
                     // Javalin's default stop is not graceful; this lets requests in flight finish.
@@ -80,6 +81,7 @@ public final class Gateway implements AutoCloseable {
             });
             app.start(config.httpHost(), config.httpPort());
             started = app;
+            metrics.bindJetty(app.jettyServer().server(), httpThreads); // its connectors exist once started
             long ping = config.pingInterval().toMillis();
             pinger.scheduleAtFixedRate(() -> api.openReplies().forEach(ReplyStream::ping), ping, ping,
                     TimeUnit.MILLISECONDS);
@@ -96,6 +98,7 @@ public final class Gateway implements AutoCloseable {
             }
             pinger.shutdownNow();
             writers.shutdownNow();
+            metrics.close();
             broker.close();
             zmq.close();
             throw e;
@@ -174,6 +177,7 @@ public final class Gateway implements AutoCloseable {
             log.warn("the broker did not stop in time; its ZeroMQ context is left open");
         }
         writers.shutdown();
+        metrics.close();
         log.info("gateway stopped");
     }
 

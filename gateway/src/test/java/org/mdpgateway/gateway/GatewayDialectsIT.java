@@ -1,5 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.PrometheusText;
+
 import org.mdpgateway.testing.SseEvents;
 import org.mdpgateway.testing.RawFrames;
 import static org.mdpgateway.testing.RawFrames.receive;
@@ -307,12 +309,14 @@ class GatewayDialectsIT {
         assertEquals(1, mixed.get("requestsByClient").get("in-process").asInt());
 
         String metrics = get("/metrics").body();
-        assertTrue(metrics.contains("mdpgw_broker_workers{service=\"mixed\",dialect=\"mdp01\",state=\"idle\"} 1"), metrics);
-        assertTrue(metrics.contains("mdpgw_broker_workers{service=\"mixed\",dialect=\"majortomo\",state=\"idle\"} 1"),
+        PrometheusText samples = PrometheusText.parse(metrics);
+        assertTrue(samples.has(1, "mdpgw_broker_workers", "service", "mixed", "dialect", "mdp01", "state", "idle"),
                 metrics);
-        assertTrue(metrics.contains("mdpgw_broker_requests_total{service=\"mixed\",client=\"mdp01\"} 1"), metrics);
-        assertTrue(metrics.contains("mdpgw_broker_requests_total{service=\"mixed\",client=\"majortomo\"} 1"), metrics);
-        assertTrue(metrics.contains("mdpgw_broker_requests_total{service=\"mixed\",client=\"in-process\"} 1"), metrics);
+        assertTrue(samples.has(1, "mdpgw_broker_workers", "service", "mixed", "dialect", "majortomo", "state", "idle"),
+                metrics);
+        assertTrue(samples.has(1, "mdpgw_broker_requests_total", "service", "mixed", "client", "mdp01"), metrics);
+        assertTrue(samples.has(1, "mdpgw_broker_requests_total", "service", "mixed", "client", "majortomo"), metrics);
+        assertTrue(samples.has(1, "mdpgw_broker_requests_total", "service", "mixed", "client", "in-process"), metrics);
     }
 
     /** The one of two idle workers that got the next request (the broker picks by LRU). */

@@ -1,5 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.PrometheusText;
+
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -94,6 +96,10 @@ class GatewayIT {
     }
 
     /** GET, the request and the response checked against the OpenAPI document. */
+    private PrometheusText metrics() {
+        return PrometheusText.parse(get("/metrics").body());
+    }
+
     private HttpResponse<String> get(String path) {
         return send(HttpRequest.newBuilder(uri(path)).GET().build(), null);
     }
@@ -448,9 +454,10 @@ class GatewayIT {
         assertTrue(json(ready.body()).get("brokerEndpoints").get(0).asText().startsWith("tcp://"));
         HttpResponse<String> metrics = get("/metrics");
         assertTrue(metrics.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
-        assertTrue(metrics.body().contains("mdpgw_requests_total{service=\"echo\",code=\"200\"} 1"), metrics.body());
-        assertTrue(metrics.body().contains("mdpgw_workers{service=\"echo\",state=\"idle\"} 1"), metrics.body());
-        assertTrue(metrics.body().contains("mdpgw_request_duration_seconds_count{service=\"echo\"} 1"));
+        PrometheusText samples = PrometheusText.parse(metrics.body());
+        assertTrue(samples.has(1, "mdpgw_requests_total", "service", "echo", "code", "200"), metrics.body());
+        assertTrue(samples.has(1, "mdpgw_workers", "service", "echo", "state", "idle"), metrics.body());
+        assertTrue(samples.has(1, "mdpgw_request_duration_seconds_count", "service", "echo"), metrics.body());
     }
 
     @Test
@@ -490,12 +497,11 @@ class GatewayIT {
             assertTrue(response.header("Content-Type").startsWith("text/event-stream"));
         }
         long end = System.nanoTime() + WAIT.toNanos();
-        while (!get("/metrics").body().contains("mdpgw_clients_gone_total{service=\"hold\"} 1")
-                && System.nanoTime() < end) {
+        while (!metrics().has(1, "mdpgw_clients_gone_total", "service", "hold") && System.nanoTime() < end) {
             Thread.sleep(50);
         }
-        assertTrue(get("/metrics").body().contains("mdpgw_clients_gone_total{service=\"hold\"} 1"));
-        assertTrue(get("/metrics").body().contains("mdpgw_inflight 0"));
+        assertTrue(metrics().has(1, "mdpgw_clients_gone_total", "service", "hold"));
+        assertTrue(metrics().has(0, "mdpgw_inflight"));
         release.countDown();
     }
 
@@ -690,7 +696,10 @@ class GatewayIT {
         int threadsBefore = Thread.activeCount();
         List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> pending = new ArrayList<>();
         List<HttpRequest> sent = new ArrayList<>();
-        HttpClient many = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        // A fixed pool for the client's own work, so the threads counted below are the gateway's.
+        java.util.concurrent.ExecutorService clientThreads = java.util.concurrent.Executors.newFixedThreadPool(4);
+        closeables.add(() -> clientThreads.shutdownNow());
+        HttpClient many = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(clientThreads).build();
         for (int i = 0; i < requests; i++) {
             sent.add(HttpRequest.newBuilder(uri("/services/wait?timeout=90000"))
                     .POST(HttpRequest.BodyPublishers.ofString("r" + i)).build());
@@ -698,19 +707,18 @@ class GatewayIT {
         }
         // Hundreds of connections take a while to open on a busy machine; the property is what follows.
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < end && !get("/metrics").body().contains("mdpgw_inflight " + requests)
+        while (System.nanoTime() < end && !metrics().has(requests, "mdpgw_inflight")
                 && pending.stream().noneMatch(java.util.concurrent.CompletableFuture::isDone)) {
             Thread.sleep(50);
         }
         String early = pending.stream().filter(java.util.concurrent.CompletableFuture::isDone).findFirst()
                 .map(f -> f.handle((r, e) -> e != null ? e.toString() : r.statusCode() + " " + r.body()).join())
                 .orElse("none");
-        String inflight = get("/metrics").body().lines().filter(l -> l.startsWith("mdpgw_inflight "))
-                .findFirst().orElse("no gauge");
-        assertEquals("mdpgw_inflight " + requests, inflight,
+        assertEquals(requests, metrics().value("mdpgw_inflight").orElse(-1),
                 "all requests waiting at once; the first one answered early: " + early);
         assertTrue(Thread.activeCount() - threadsBefore < requests / 3,
-                "waiting requests hold no thread each: " + (Thread.activeCount() - threadsBefore) + " new threads");
+                "waiting requests hold no thread each: " + (Thread.activeCount() - threadsBefore) + " new threads for "
+                        + requests + " requests");
         long httpThreads = Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().startsWith("JettyServerThreadPool")).count();
         assertTrue(httpThreads > 0 && httpThreads <= httpMaxThreads,

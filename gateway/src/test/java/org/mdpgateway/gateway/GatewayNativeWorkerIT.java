@@ -1,5 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.PrometheusText;
+
 import org.mdpgateway.testing.SseEvents;
 import org.mdpgateway.testing.RawFrames;
 import static java.nio.charset.StandardCharsets.UTF_8;
@@ -259,14 +261,14 @@ class GatewayNativeWorkerIT {
         String metrics = "";
         while (System.nanoTime() < end) {
             metrics = get("/metrics").body();
-            if (metrics.contains("mdpgw_clients_gone_total{service=\"stream\"} 1")) {
+            if (PrometheusText.parse(metrics).has(1, "mdpgw_clients_gone_total", "service", "stream")) {
                 break;
             }
             worker.heartbeat();
             Thread.sleep(50);
         }
-        assertTrue(metrics.contains("mdpgw_clients_gone_total{service=\"stream\"} 1"), metrics);
-        assertTrue(metrics.contains("mdpgw_inflight 0"), metrics);
+        assertTrue(PrometheusText.parse(metrics).has(1, "mdpgw_clients_gone_total", "service", "stream"), metrics);
+        assertTrue(PrometheusText.parse(metrics).has(0, "mdpgw_inflight"), metrics);
         // The worker finishes anyway; its replies are dropped and it is free for the next request.
         worker.partial("two");
         worker.fin("late");
