@@ -11,6 +11,7 @@ import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -129,7 +130,15 @@ final class ResponseWriter implements ReplySink {
     void offer(StreamEvent event) {
         queue.add(event);
         if (drainScheduled.compareAndSet(false, true)) {
-            writer.execute(this::drain);
+            try {
+                writer.execute(this::drain);
+            } catch (RejectedExecutionException e) {
+                // The writers are shut down (the gateway is stopping): nothing will write this response
+                // again, so it ends here rather than being left to hang. Never thrown at the offerer,
+                // which may be the broker's thread.
+                drainScheduled.set(false);
+                done.complete(null);
+            }
         }
     }
 
@@ -137,28 +146,38 @@ final class ResponseWriter implements ReplySink {
 
     private void drain() {
         do {
-            StreamEvent event;
-            while ((event = queue.poll()) != null) {
-                if (gone) {
-                    continue;
-                }
-                try {
-                    if (event == StreamEvent.WRITABLE) {
-                        pump();
-                    } else if (event instanceof StreamEvent.ClientError error) {
-                        clientGone(error.cause());
-                    } else if (!ended) {
-                        events.handle(event);
-                        pump();
-                    } else if (event instanceof StreamEvent.Part part) {
-                        release(part); // after the end: dropped
-                    }
-                } catch (IOException | RuntimeException e) {
-                    clientGone(e);
-                }
+            try {
+                drainQueue();
+            } finally {
+                // Even if answering an event threw past every guard, the next offer schedules a drain.
+                drainScheduled.set(false);
             }
-            drainScheduled.set(false);
         } while (!queue.isEmpty() && drainScheduled.compareAndSet(false, true));
+    }
+
+    private void drainQueue() {
+        StreamEvent event;
+        while ((event = queue.poll()) != null) {
+            if (gone) {
+                continue;
+            }
+            try {
+                if (event == StreamEvent.WRITABLE) {
+                    pump();
+                } else if (event instanceof StreamEvent.ClientError error) {
+                    clientGone(error.cause());
+                } else if (!ended) {
+                    events.handle(event);
+                    if (!gone) { // an abort while handling leaves nothing to write
+                        pump();
+                    }
+                } else if (event instanceof StreamEvent.Part part) {
+                    release(part); // after the end: dropped
+                }
+            } catch (IOException | RuntimeException e) {
+                clientGone(e);
+            }
+        }
     }
 
     @Override
@@ -235,8 +254,11 @@ final class ResponseWriter implements ReplySink {
         ended = true;
         gone = true;
         pending.clear();
-        events.clientGone(e);
-        done.complete(null);
+        try {
+            events.clientGone(e);
+        } finally {
+            done.complete(null);
+        }
     }
 
     /**

@@ -3,6 +3,7 @@ package org.mdpgateway.gateway;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import jakarta.servlet.ServletOutputStream;
@@ -226,5 +227,42 @@ class ResponseWriterTest {
         assertEquals(Map.of("status", 503, "Content-Type", Problem.MEDIA_TYPE, "Retry-After", "1",
                 "Content-Length", 2L), head);
         assertEquals(List.of(), gone);
+    }
+
+    @Test
+    void writersShutDown_endTheResponse_andNothingIsThrownAtTheOfferer() {
+        java.util.concurrent.Executor shutDown = task -> {
+            throw new java.util.concurrent.RejectedExecutionException("shut down");
+        };
+        writer = new ResponseWriter(null, proxyLike(), shutDown, 10, 1000, null);
+        writer.offer(StreamEvent.SHUTDOWN); // would throw before
+        assertTrue(writer.done.isDone(), "a response no writer will serve is ended, not left to hang");
+    }
+
+    @Test
+    void aClientGoneHandlerThatThrows_stillEndsTheResponse() {
+        List<StreamEvent> seen = new ArrayList<>();
+        writer(10, 1000, new ResponseWriter.Events() {
+            @Override
+            public void handle(StreamEvent event) {
+                seen.add(event);
+            }
+
+            @Override
+            public void clientGone(Throwable cause) {
+                throw new IllegalStateException("bug in a handler");
+            }
+        });
+        assertThrows(IllegalStateException.class, () -> out.listener.onError(new IOException("reset")));
+        assertTrue(writer.done.isDone());
+        writer.offer(StreamEvent.SHUTDOWN);
+        assertEquals(List.of(), seen, "nothing is handled after the client left");
+    }
+
+    private HttpServletResponse proxyLike() {
+        return (HttpServletResponse) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {HttpServletResponse.class}, (proxy, method, args) -> {
+                    throw new UnsupportedOperationException(method.getName());
+                });
     }
 }
