@@ -1,5 +1,9 @@
 package org.mdpgateway.broker;
 
+import static org.mdpgateway.testing.RawFrames.describe;
+
+import org.mdpgateway.testing.RawFrames;
+
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -807,25 +811,11 @@ class BrokerDialectsIT {
 
         /** The next message, HEARTBEATs included, or null; the heartbeating workers heartbeat meanwhile. */
         List<byte[]> nextRaw(Duration timeout) {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (true) {
-                pump();
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                socket.setReceiveTimeOut((int) Math.max(0, Math.min(20, left)));
-                byte[] first = socket.recv(0);
-                if (first != null) {
-                    List<byte[]> message = new ArrayList<>();
-                    message.add(first);
-                    while (socket.hasReceiveMore()) {
-                        message.add(socket.recv(0));
-                    }
-                    noteReceived(message);
-                    return message;
-                }
-                if (left <= 0) {
-                    return null;
-                }
+            List<byte[]> message = RawFrames.receive(socket, timeout, BrokerDialectsIT.this::pump);
+            if (message != null) {
+                noteReceived(message);
             }
+            return message;
         }
 
         private void noteReceived(List<byte[]> message) {
@@ -919,26 +909,5 @@ class BrokerDialectsIT {
 
     private static void assertFrames(List<byte[]> actual, List<byte[]> expected) {
         assertEquals(describe(expected), describe(actual));
-    }
-
-    /** Printable frames as quoted text, others as hex: readable, and different frames read differently. */
-    private static List<String> describe(List<byte[]> frames) {
-        List<String> out = new ArrayList<>(frames.size());
-        for (byte[] frame : frames) {
-            boolean printable = true;
-            for (byte b : frame) {
-                printable &= b >= 0x20 && b < 0x7f;
-            }
-            if (printable && frame.length > 1) {
-                out.add("'" + new String(frame, US_ASCII) + "'");
-            } else {
-                StringBuilder hex = new StringBuilder("0x");
-                for (byte b : frame) {
-                    hex.append(String.format("%02x", b & 0xff));
-                }
-                out.add(frame.length == 0 ? "(empty)" : hex.toString());
-            }
-        }
-        return out;
     }
 }

@@ -1,5 +1,10 @@
 package org.mdpgateway.broker;
 
+import static org.mdpgateway.testing.RawFrames.describe;
+
+import org.mdpgateway.testing.JavaProcess;
+import org.mdpgateway.testing.RawFrames;
+
 import static java.nio.charset.StandardCharsets.US_ASCII;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -746,27 +751,11 @@ class BrokerJarIT {
 
         /** The next message, HEARTBEATs included, or null; other workers heartbeat meanwhile. */
         List<byte[]> nextRaw(Duration timeout) {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (true) {
-                pump();
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                socket.setReceiveTimeOut((int) Math.max(0, Math.min(20, left)));
-                byte[] first = socket.recv(0);
-                if (first != null) {
-                    List<byte[]> message = new ArrayList<>();
-                    message.add(first);
-                    while (socket.hasReceiveMore()) {
-                        message.add(socket.recv(0));
-                    }
-                    if (isCommand(message, W_DISCONNECT)) {
-                        heartbeating = false; // 18/MDP: a worker sends nothing after DISCONNECT
-                    }
-                    return message;
-                }
-                if (left <= 0) {
-                    return null;
-                }
+            List<byte[]> message = RawFrames.receive(socket, timeout, BrokerJarIT.this::pump);
+            if (message != null && isCommand(message, W_DISCONNECT)) {
+                heartbeating = false; // 18/MDP: a worker sends nothing after DISCONNECT
             }
+            return message;
         }
 
         List<byte[]> expect(Duration timeout, String what) {
@@ -838,27 +827,6 @@ class BrokerJarIT {
         assertEquals(describe(Arrays.asList(expected)), describe(actual));
     }
 
-    /** Printable frames as quoted text, others as hex: readable, and different frames read differently. */
-    private static List<String> describe(List<byte[]> frames) {
-        List<String> out = new ArrayList<>(frames.size());
-        for (byte[] frame : frames) {
-            boolean printable = true;
-            for (byte b : frame) {
-                printable &= b >= 0x20 && b < 0x7f;
-            }
-            if (printable && frame.length > 1) {
-                out.add("'" + new String(frame, US_ASCII) + "'");
-            } else {
-                StringBuilder hex = new StringBuilder("0x");
-                for (byte b : frame) {
-                    hex.append(String.format("%02x", b & 0xff));
-                }
-                out.add(frame.length == 0 ? "(empty)" : hex.toString());
-            }
-        }
-        return out;
-    }
-
     // ---- the broker process ----------------------------------------------------------------------
 
     /** The broker jar running as a child JVM, bound to free local TCP ports. */
@@ -911,12 +879,7 @@ class BrokerJarIT {
         /** Runs the jar with {@code args}, its stdout and stderr both into {@code log}. */
         static Process launch(List<String> args, Path log) throws IOException {
             Files.createDirectories(log.getParent());
-            String java = ProcessHandle.current().info().command()
-                    .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            List<String> command = new ArrayList<>(List.of(java,
-                    "-Dorg.slf4j.simpleLogger.defaultLogLevel=debug", "-jar", JAR.toAbsolutePath().toString()));
-            command.addAll(args);
-            return new ProcessBuilder(command)
+            return JavaProcess.jar(JAR, List.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=debug"), args)
                     .redirectErrorStream(true)
                     .redirectOutput(log.toFile())
                     .start();

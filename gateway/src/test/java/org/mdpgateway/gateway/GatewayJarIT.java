@@ -1,5 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.JavaProcess;
+
 import static org.mdpgateway.testing.RawFrames.receive;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -57,12 +59,7 @@ class GatewayJarIT {
 
     private Process launch(List<String> args, String... env) throws IOException {
         assertTrue(Files.isRegularFile(JAR), "build the jar first (mvn package): " + JAR.toAbsolutePath());
-        List<String> command = new ArrayList<>();
-        command.add(ProcessHandle.current().info().command().orElse("java"));
-        command.add("-jar");
-        command.add(JAR.toString());
-        command.addAll(args);
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        ProcessBuilder builder = JavaProcess.jar(JAR, List.of(), args).redirectErrorStream(true);
         for (int i = 0; i < env.length; i += 2) {
             builder.environment().put(env[i], env[i + 1]);
         }

@@ -261,7 +261,9 @@ class GatewayNativeWorkerIT {
         String metrics = "";
         while (System.nanoTime() < end) {
             metrics = get("/metrics").body();
-            if (PrometheusText.parse(metrics).has(1, "mdpgw_clients_gone_total", "service", "stream")) {
+            PrometheusText samples = PrometheusText.parse(metrics);
+            // The request is counted as gone before it is counted as ended: wait for both.
+            if (samples.has(1, "mdpgw_clients_gone_total", "service", "stream") && samples.has(0, "mdpgw_inflight")) {
                 break;
             }
             worker.heartbeat();

@@ -1,5 +1,7 @@
 package org.mdpgateway.mdp.worker;
 
+import static org.mdpgateway.testing.RawFrames.describe;
+
 import org.mdpgateway.testing.ManualClock;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -599,14 +601,6 @@ class MdpWorkerIT {
 
     private static void assertFrameLists(List<byte[]> expected, List<byte[]> actual, String what) {
         assertEquals(describe(expected), describe(actual), what);
-    }
-
-    private static List<String> describe(List<byte[]> frames) {
-        List<String> out = new ArrayList<>(frames.size());
-        for (byte[] f : frames) {
-            out.add(hex(f));
-        }
-        return out;
     }
 
     private static String hex(byte[] b) {
