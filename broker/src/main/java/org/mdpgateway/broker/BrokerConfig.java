@@ -3,6 +3,7 @@ package org.mdpgateway.broker;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import org.mdpgateway.mdp.internal.Require;
 
 /**
  * How a broker runs. Every field is validated here, so a broker never starts half configured.
@@ -61,39 +62,25 @@ public record BrokerConfig(
 
     public BrokerConfig {
         bindEndpoints = List.copyOf(Objects.requireNonNull(bindEndpoints, "bindEndpoints"));
-        requirePositive(heartbeatInterval, "heartbeat interval");
-        requirePositive(requestExpiry, "request expiry");
-        if (heartbeatLiveness < 1) {
-            throw new IllegalArgumentException("heartbeat liveness must be at least 1, got " + heartbeatLiveness);
-        }
-        if (maxQueuedPerService < 0) {
-            throw new IllegalArgumentException("max queued per service must not be negative, got "
-                    + maxQueuedPerService);
-        }
+        Require.positive(heartbeatInterval, "heartbeat interval");
+        Require.positive(requestExpiry, "request expiry");
+        Require.atLeast(heartbeatLiveness, 1, "heartbeat liveness");
+        Require.atLeast(maxQueuedPerService, 0, "max queued per service");
         if (maxQueuedTotal < maxQueuedPerService) {
             throw new IllegalArgumentException("max queued in total (" + maxQueuedTotal
                     + ") must be at least max queued per service (" + maxQueuedPerService + ")");
         }
         if (busyWorkerExpiry != null) {
-            requirePositive(busyWorkerExpiry, "busy worker expiry");
+            Require.positive(busyWorkerExpiry, "busy worker expiry");
         }
-        if (maxCollectedReplyBytes < 1) {
-            throw new IllegalArgumentException("max collected reply bytes must be positive, got "
-                    + maxCollectedReplyBytes);
-        }
-        if (maxQueuedPerClient < 1) {
-            throw new IllegalArgumentException("max queued per client must be at least 1, got " + maxQueuedPerClient);
-        }
-        if (maxMessageBytes < 1) {
-            throw new IllegalArgumentException("max message bytes must be positive, got " + maxMessageBytes);
-        }
+        Require.positive(maxCollectedReplyBytes, "max collected reply bytes");
+        Require.atLeast(maxQueuedPerClient, 1, "max queued per client");
+        Require.positive(maxMessageBytes, "max message bytes");
         if (maxQueuedBytes < maxMessageBytes) {
             throw new IllegalArgumentException("max queued bytes (" + maxQueuedBytes
                     + ") must be at least max message bytes (" + maxMessageBytes + ")");
         }
-        if (maxResends < 0) {
-            throw new IllegalArgumentException("max resends must not be negative, got " + maxResends);
-        }
+        Require.atLeast(maxResends, 0, "max resends");
     }
 
     /** The defaults, bound to {@code endpoints}. */
@@ -115,64 +102,92 @@ public record BrokerConfig(
     }
 
     public BrokerConfig withBindEndpoints(List<String> endpoints) {
-        return new BrokerConfig(endpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
-                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> b.bindEndpoints = endpoints);
     }
 
     public BrokerConfig withHeartbeat(Duration interval, int liveness) {
-        return new BrokerConfig(bindEndpoints, interval, liveness, requestExpiry, maxQueuedPerService,
-                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
-                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> {
+            b.heartbeatInterval = interval;
+            b.heartbeatLiveness = liveness;
+        });
     }
 
     public BrokerConfig withRequestExpiry(Duration expiry) {
-        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, expiry, maxQueuedPerService,
-                maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
-                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> b.requestExpiry = expiry);
     }
 
     public BrokerConfig withMaxQueued(int perService, int total) {
-        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry, perService,
-                total, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
-                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> {
+            b.maxQueuedPerService = perService;
+            b.maxQueuedTotal = total;
+        });
     }
 
     public BrokerConfig withMaxResends(int resends) {
-        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, resends, busyWorkerExpiry, maxCollectedReplyBytes,
-                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> b.maxResends = resends);
     }
 
     public BrokerConfig withBusyWorkerExpiry(Duration expiry) {
-        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, expiry, maxCollectedReplyBytes,
-                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> b.busyWorkerExpiry = expiry);
     }
 
     public BrokerConfig withMaxCollectedReplyBytes(long bytes) {
-        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, bytes,
-                maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> b.maxCollectedReplyBytes = bytes);
     }
 
     public BrokerConfig withMaxQueuedPerClient(int perClient) {
-        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
-                perClient, maxQueuedBytes, maxMessageBytes);
+        return edit(b -> b.maxQueuedPerClient = perClient);
     }
 
     /** The byte limits: the largest message on the socket, and all waiting request bodies together. */
     public BrokerConfig withByteLimits(long messageBytes, long queuedBytes) {
-        return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
-                maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
-                maxQueuedPerClient, queuedBytes, messageBytes);
+        return edit(b -> {
+            b.maxMessageBytes = messageBytes;
+            b.maxQueuedBytes = queuedBytes;
+        });
     }
 
-    private static void requirePositive(Duration d, String what) {
-        Objects.requireNonNull(d, what);
-        if (d.isNegative() || d.isZero()) {
-            throw new IllegalArgumentException(what + " must be positive, got " + d);
+    /** A copy with what {@code change} sets; validated as a whole, so related limits change together. */
+    private BrokerConfig edit(java.util.function.Consumer<Fields> change) {
+        Fields f = new Fields(this);
+        change.accept(f);
+        return f.build();
+    }
+
+    /** The fields of a config being edited; one place that lists them all. */
+    private static final class Fields {
+        List<String> bindEndpoints;
+        Duration heartbeatInterval;
+        int heartbeatLiveness;
+        Duration requestExpiry;
+        int maxQueuedPerService;
+        int maxQueuedTotal;
+        int maxResends;
+        Duration busyWorkerExpiry;
+        long maxCollectedReplyBytes;
+        int maxQueuedPerClient;
+        long maxQueuedBytes;
+        long maxMessageBytes;
+
+        Fields(BrokerConfig c) {
+            bindEndpoints = c.bindEndpoints;
+            heartbeatInterval = c.heartbeatInterval;
+            heartbeatLiveness = c.heartbeatLiveness;
+            requestExpiry = c.requestExpiry;
+            maxQueuedPerService = c.maxQueuedPerService;
+            maxQueuedTotal = c.maxQueuedTotal;
+            maxResends = c.maxResends;
+            busyWorkerExpiry = c.busyWorkerExpiry;
+            maxCollectedReplyBytes = c.maxCollectedReplyBytes;
+            maxQueuedPerClient = c.maxQueuedPerClient;
+            maxQueuedBytes = c.maxQueuedBytes;
+            maxMessageBytes = c.maxMessageBytes;
+        }
+
+        BrokerConfig build() {
+            return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
+                    maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
+                    maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
         }
     }
 }

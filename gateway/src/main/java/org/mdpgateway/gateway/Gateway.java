@@ -11,6 +11,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.mdpgateway.broker.Broker;
 import org.mdpgateway.broker.BrokerConfig;
@@ -76,6 +79,17 @@ public final class Gateway implements AutoCloseable {
                     server.insertHandler(new GracefulHandler());
                     server.setErrorHandler(new JettyProblems(mapper));
                     server.setStopTimeout(Math.max(1, config.drainGrace().toMillis()));
+                    // Javalin adds its connector just before the server starts; set the backlog before it opens.
+                    server.addEventListener(new LifeCycle.Listener() {
+                        @Override
+                        public void lifeCycleStarting(LifeCycle event) {
+                            for (Connector connector : server.getConnectors()) {
+                                if (connector instanceof ServerConnector listening) {
+                                    listening.setAcceptQueueSize(config.httpAcceptQueue());
+                                }
+                            }
+                        }
+                    });
                 });
                 api.register(javalin);
             });

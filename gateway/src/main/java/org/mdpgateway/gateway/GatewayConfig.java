@@ -3,6 +3,7 @@ package org.mdpgateway.gateway;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import org.mdpgateway.mdp.internal.Require;
 import org.mdpgateway.broker.BrokerConfig;
 
 /**
@@ -25,6 +26,9 @@ import org.mdpgateway.broker.BrokerConfig;
  * @param drainGrace how long in-flight requests may take to finish when the gateway stops
  * @param httpMaxThreads the most threads the HTTP server may run; requests waiting for a reply hold
  *     none, so these only parse requests, read bodies and run handlers
+ * @param httpAcceptQueue how many connections the kernel may hold for the HTTP server before it
+ *     accepts them (the listen backlog; capped by {@code net.core.somaxconn}); the JVM's default of
+ *     50 makes a burst of new connections wait for retransmitted SYNs
  */
 public record GatewayConfig(
         BrokerConfig broker,
@@ -39,7 +43,8 @@ public record GatewayConfig(
         int maxBufferedParts,
         long maxBufferedReplyBytes,
         Duration drainGrace,
-        int httpMaxThreads) {
+        int httpMaxThreads,
+        int httpAcceptQueue) {
 
     public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
     public static final int DEFAULT_HTTP_PORT = 8080;
@@ -54,6 +59,7 @@ public record GatewayConfig(
     public static final int DEFAULT_HTTP_MAX_THREADS = 100;
     /** Below this Jetty cannot run its acceptors and selectors and still serve. */
     public static final int MIN_HTTP_MAX_THREADS = 16;
+    public static final int DEFAULT_HTTP_ACCEPT_QUEUE = 1024;
 
     public GatewayConfig {
         Objects.requireNonNull(broker, "broker");
@@ -61,86 +67,124 @@ public record GatewayConfig(
         if (httpPort < 0 || httpPort > 65535) {
             throw new IllegalArgumentException("HTTP port must be 0..65535, got " + httpPort);
         }
-        requirePositive(requestTimeout, "request timeout");
-        requirePositive(maxRequestTimeout, "max request timeout");
+        Require.positive(requestTimeout, "request timeout");
+        Require.positive(maxRequestTimeout, "max request timeout");
         if (requestTimeout.compareTo(maxRequestTimeout) > 0) {
             throw new IllegalArgumentException("request timeout (" + requestTimeout.toMillis()
                     + " ms) must not exceed the max request timeout (" + maxRequestTimeout.toMillis() + " ms)");
         }
-        if (maxBodyBytes < 1) {
-            throw new IllegalArgumentException("max body bytes must be positive, got " + maxBodyBytes);
-        }
+        Require.positive(maxBodyBytes, "max body bytes");
         corsOrigins = List.copyOf(corsOrigins);
-        requirePositive(pingInterval, "ping interval");
-        if (maxBufferedParts < 1) {
-            throw new IllegalArgumentException("max buffered parts must be positive, got " + maxBufferedParts);
-        }
-        if (maxBufferedReplyBytes < 1) {
-            throw new IllegalArgumentException("max buffered reply bytes must be positive, got " + maxBufferedReplyBytes);
-        }
+        Require.positive(pingInterval, "ping interval");
+        Require.positive(maxBufferedParts, "max buffered parts");
+        Require.positive(maxBufferedReplyBytes, "max buffered reply bytes");
         Objects.requireNonNull(drainGrace, "drainGrace");
-        if (httpMaxThreads < MIN_HTTP_MAX_THREADS) {
-            throw new IllegalArgumentException("HTTP max threads must be at least " + MIN_HTTP_MAX_THREADS + ", got "
-                    + httpMaxThreads);
-        }
+        Require.atLeast(httpMaxThreads, MIN_HTTP_MAX_THREADS, "HTTP max threads");
+        Require.positive(httpAcceptQueue, "HTTP accept queue");
     }
 
     /** The defaults around {@code broker}: port 8080 on every interface, no demo workers. */
     public static GatewayConfig defaults(BrokerConfig broker) {
         return new GatewayConfig(broker, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
-                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS);
+                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS,
+                DEFAULT_HTTP_ACCEPT_QUEUE);
     }
 
     public GatewayConfig withHttp(String host, int port) {
-        return new GatewayConfig(broker, host, port, requestTimeout, maxRequestTimeout, maxBodyBytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
+        return edit(f -> {
+            f.httpHost = host;
+            f.httpPort = port;
+        });
     }
 
     public GatewayConfig withTimeouts(Duration defaultTimeout, Duration maxTimeout) {
-        return new GatewayConfig(broker, httpHost, httpPort, defaultTimeout, maxTimeout, maxBodyBytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
+        return edit(f -> {
+            f.requestTimeout = defaultTimeout;
+            f.maxRequestTimeout = maxTimeout;
+        });
     }
 
     public GatewayConfig withMaxBodyBytes(long bytes) {
-        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, bytes, corsOrigins,
-                demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
+        return edit(f -> f.maxBodyBytes = bytes);
     }
 
     public GatewayConfig withDemoWorkers(boolean demo) {
-        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demo, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
+        return edit(f -> f.demoWorkers = demo);
     }
 
     public GatewayConfig withPingInterval(Duration interval) {
-        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, interval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
+        return edit(f -> f.pingInterval = interval);
     }
 
     public GatewayConfig withReplyBuffer(int parts, long bytes) {
-        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, parts, bytes, drainGrace, httpMaxThreads);
+        return edit(f -> {
+            f.maxBufferedParts = parts;
+            f.maxBufferedReplyBytes = bytes;
+        });
     }
 
     public GatewayConfig withCorsOrigins(List<String> origins) {
-        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                origins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, httpMaxThreads);
+        return edit(f -> f.corsOrigins = origins);
     }
 
     public GatewayConfig withDrainGrace(Duration grace) {
-        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, grace, httpMaxThreads);
+        return edit(f -> f.drainGrace = grace);
     }
 
     public GatewayConfig withHttpMaxThreads(int threads) {
-        return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace, threads);
+        return edit(f -> f.httpMaxThreads = threads);
     }
 
-    private static void requirePositive(Duration d, String what) {
-        Objects.requireNonNull(d, what);
-        if (d.isNegative() || d.isZero()) {
-            throw new IllegalArgumentException(what + " must be positive, got " + d);
+    public GatewayConfig withHttpAcceptQueue(int connections) {
+        return edit(f -> f.httpAcceptQueue = connections);
+    }
+
+    /** A copy with what {@code change} sets; validated as a whole, so related settings change together. */
+    private GatewayConfig edit(java.util.function.Consumer<Fields> change) {
+        Fields f = new Fields(this);
+        change.accept(f);
+        return f.build();
+    }
+
+    /** The fields of a config being edited; one place that lists them all. */
+    private static final class Fields {
+        BrokerConfig broker;
+        String httpHost;
+        int httpPort;
+        Duration requestTimeout;
+        Duration maxRequestTimeout;
+        long maxBodyBytes;
+        List<String> corsOrigins;
+        boolean demoWorkers;
+        Duration pingInterval;
+        int maxBufferedParts;
+        long maxBufferedReplyBytes;
+        Duration drainGrace;
+        int httpMaxThreads;
+        int httpAcceptQueue;
+
+        Fields(GatewayConfig c) {
+            broker = c.broker;
+            httpHost = c.httpHost;
+            httpPort = c.httpPort;
+            requestTimeout = c.requestTimeout;
+            maxRequestTimeout = c.maxRequestTimeout;
+            maxBodyBytes = c.maxBodyBytes;
+            corsOrigins = c.corsOrigins;
+            demoWorkers = c.demoWorkers;
+            pingInterval = c.pingInterval;
+            maxBufferedParts = c.maxBufferedParts;
+            maxBufferedReplyBytes = c.maxBufferedReplyBytes;
+            drainGrace = c.drainGrace;
+            httpMaxThreads = c.httpMaxThreads;
+            httpAcceptQueue = c.httpAcceptQueue;
+        }
+
+        GatewayConfig build() {
+            return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
+                    corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace,
+                    httpMaxThreads, httpAcceptQueue);
         }
     }
 }

@@ -88,6 +88,11 @@ final class GatewayFlags implements Callable<Integer> {
                     + GatewayConfig.MIN_HTTP_MAX_THREADS + ")")
     int httpMaxThreads = GatewayConfig.DEFAULT_HTTP_MAX_THREADS;
 
+    @Option(names = "--http-accept-queue", paramLabel = "N",
+            description = "connections the kernel may queue before the HTTP server accepts them, capped by "
+                    + "net.core.somaxconn (default: ${DEFAULT-VALUE})")
+    int httpAcceptQueue = GatewayConfig.DEFAULT_HTTP_ACCEPT_QUEUE;
+
     @Option(names = "--demo-workers", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             converter = Switch.class, description = "run the demo services echo and count in process (default: off)")
     boolean demoWorkers;
@@ -139,6 +144,7 @@ final class GatewayFlags implements Callable<Integer> {
         atLeast("--ping-interval-ms", pingIntervalMs, 1);
         atLeast("--drain-grace-ms", drainGraceMs, 0);
         atLeast("--http-max-threads", httpMaxThreads, GatewayConfig.MIN_HTTP_MAX_THREADS);
+        atLeast("--http-accept-queue", httpAcceptQueue, 1);
         try {
             return GatewayConfig.defaults(brokerConfig)
                     .withHttp(httpHost, httpPort)
@@ -149,6 +155,7 @@ final class GatewayFlags implements Callable<Integer> {
                     .withPingInterval(Duration.ofMillis(pingIntervalMs))
                     .withDrainGrace(Duration.ofMillis(drainGraceMs))
                     .withHttpMaxThreads(httpMaxThreads)
+                    .withHttpAcceptQueue(httpAcceptQueue)
                     .withDemoWorkers(demoWorkers);
         } catch (IllegalArgumentException e) {
             throw CommandLines.usageError(command, e.getMessage());

@@ -114,6 +114,19 @@ class GatewayFlagsTest {
     }
 
     @Test
+    void httpAcceptQueue_hasADefault_aFlag_andAnEnvironmentTwin() {
+        assertEquals(GatewayConfig.DEFAULT_HTTP_ACCEPT_QUEUE,
+                GatewayFlags.parse(new String[0], Map.of()).config().httpAcceptQueue());
+        assertEquals(4096, GatewayFlags.parse(new String[] {"--http-accept-queue", "4096"}, Map.of()).config()
+                .httpAcceptQueue());
+        assertEquals(64, GatewayFlags.parse(new String[0], Map.of("MDPGW_HTTP_ACCEPT_QUEUE", "64")).config()
+                .httpAcceptQueue());
+        assertTrue(assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"--http-accept-queue", "0"}, Map.of())).getMessage()
+                .contains("--http-accept-queue"));
+    }
+
+    @Test
     void httpMaxThreads_hasADefault_aFlag_andAFloor() {
         assertEquals(GatewayConfig.DEFAULT_HTTP_MAX_THREADS, GatewayFlags.parse(new String[0], Map.of()).config().httpMaxThreads());
         assertEquals(40, GatewayFlags.parse(new String[] {"--http-max-threads", "40"}, Map.of()).config().httpMaxThreads());
@@ -227,7 +240,7 @@ class GatewayFlagsTest {
                 GatewayConfig.DEFAULT_MAX_REQUEST_TIMEOUT.toMillis(), GatewayConfig.DEFAULT_MAX_BODY_BYTES,
                 GatewayConfig.DEFAULT_MAX_BUFFERED_PARTS, GatewayConfig.DEFAULT_MAX_BUFFERED_REPLY_BYTES,
                 GatewayConfig.DEFAULT_PING_INTERVAL.toMillis(), GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis(),
-                GatewayConfig.DEFAULT_HTTP_MAX_THREADS)) {
+                GatewayConfig.DEFAULT_HTTP_MAX_THREADS, GatewayConfig.DEFAULT_HTTP_ACCEPT_QUEUE)) {
             assertTrue(help.contains("(default: " + value), "no default " + value + ":\n" + help);
         }
         assertTrue(help.contains("MDPGW_HTTP_PORT"), help);

@@ -1,5 +1,7 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.Await;
+
 import org.mdpgateway.testing.PrometheusText;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
@@ -81,14 +83,8 @@ class GatewayIT {
     }
 
     private void awaitService(String service) throws InterruptedException {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (System.nanoTime() < end) {
-            if (get("/services/" + service).statusCode() == 200) {
-                return;
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("service " + service + " never registered");
+        assertTrue(Await.until(() -> get("/services/" + service).statusCode() == 200, WAIT),
+                "service " + service + " never registered");
     }
 
     private URI uri(String path) {
@@ -676,6 +672,19 @@ class GatewayIT {
                             || n.startsWith("JettyServerThreadPool")).toList();
         } while (!left.isEmpty() && System.nanoTime() < end);
         assertEquals(List.of(), left, "threads of the gateway that failed to start");
+    }
+
+    @Test
+    void theHttpListenBacklog_isTheConfiguredAcceptQueue() throws Exception {
+        // The JVM's own default is 50, which a burst of connections overflows; the kernel reports the
+        // backlog of a listening socket as its Send-Q (ss, from iproute2).
+        start(config().withHttpAcceptQueue(333));
+        Process ss = new ProcessBuilder("ss", "-Hltn", "sport = :" + gateway.httpPort()).redirectErrorStream(true)
+                .start();
+        String listening = new String(ss.getInputStream().readAllBytes(), UTF_8).strip();
+        assertTrue(ss.waitFor(10, TimeUnit.SECONDS));
+        assertEquals(0, ss.exitValue(), listening);
+        assertEquals("333", listening.split("\\s+")[2], "Send-Q of " + listening);
     }
 
     @Test

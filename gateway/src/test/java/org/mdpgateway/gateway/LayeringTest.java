@@ -75,13 +75,15 @@ class LayeringTest {
 
     @Test
     void internalPackages_areUsedByOtherModulesOnlyWhereAllowed() {
-        // The broker owns a socket: of mdp-core's internals it uses the socket adapter and the logging defaults.
+        // The broker owns a socket: of mdp-core's internals it uses the socket adapter, the logging
+        // defaults and the argument checks.
         noClasses().that().resideInAPackage("org.mdpgateway.broker..").should().dependOnClassesThat(
-                resideInAPackage(MDP + ".internal..").and(not(simpleName("MdpSockets").or(simpleName("LogDefaults")))))
+                resideInAPackage(MDP + ".internal..").and(not(simpleName("MdpSockets").or(simpleName("LogDefaults"))
+                        .or(simpleName("Require")))))
                 .check(classes);
-        // The gateway owns no ZeroMQ socket: it uses the logging defaults only.
+        // The gateway owns no ZeroMQ socket: it uses the logging defaults and the argument checks only.
         noClasses().that().resideInAPackage("org.mdpgateway.gateway..").should().dependOnClassesThat(
-                resideInAPackage(MDP + ".internal..").and(not(simpleName("LogDefaults"))))
+                resideInAPackage(MDP + ".internal..").and(not(simpleName("LogDefaults").or(simpleName("Require")))))
                 .check(classes);
     }
 

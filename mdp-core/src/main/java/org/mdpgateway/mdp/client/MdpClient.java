@@ -1,5 +1,7 @@
 package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.mdp.internal.Require;
+
 import org.mdpgateway.mdp.MalformedMessageException;
 import org.mdpgateway.mdp.MdpException;
 import org.mdpgateway.mdp.MdpCodec;
@@ -130,7 +132,7 @@ public final class MdpClient implements AutoCloseable {
             return await(submit(service, body, timeout, null));
         }
         // On this thread, with a socket of the client's: no hand-over to the I/O thread and back.
-        return blockingCalls.request(new ClientCommand.Request(service, body), positive(timeout, "timeout"));
+        return blockingCalls.request(new ClientCommand.Request(service, body), Require.positive(timeout, "timeout"));
     }
 
     /**
@@ -177,7 +179,7 @@ public final class MdpClient implements AutoCloseable {
      * @param listener receives each PARTIAL on the I/O thread, or null to collect them in the reply
      */
     public CompletableFuture<Reply> submit(String service, Body body, Duration timeout, PartialListener listener) {
-        Call call = new Call(new ClientCommand.Request(service, body), positive(timeout, "timeout").toNanos(), listener);
+        Call call = new Call(new ClientCommand.Request(service, body), Require.positive(timeout, "timeout").toNanos(), listener);
         if (closed) {
             call.future.completeExceptionally(new ClientClosedException("client for " + endpoint + " is closed"));
             return call.future;
@@ -566,13 +568,6 @@ public final class MdpClient implements AutoCloseable {
         }
     }
 
-    private static Duration positive(Duration d, String what) {
-        Objects.requireNonNull(d, what);
-        if (d.isNegative() || d.isZero()) {
-            throw new IllegalArgumentException(what + " must be positive, got " + d);
-        }
-        return d;
-    }
 
     /** One request from submission to its FINAL or failure. Fields belong to the I/O thread. */
     private static final class Call {
@@ -641,16 +636,13 @@ public final class MdpClient implements AutoCloseable {
 
         /** How long one attempt waits for the FINAL before the request is resent. Default 2500 ms. */
         public Builder timeout(Duration timeout) {
-            this.timeout = positive(timeout, "timeout");
+            this.timeout = Require.positive(timeout, "timeout");
             return this;
         }
 
         /** How many times a request is sent before it fails with a timeout. Default 3. */
         public Builder attempts(int attempts) {
-            if (attempts < 1) {
-                throw new IllegalArgumentException("attempts must be at least 1, got " + attempts);
-            }
-            this.attempts = attempts;
+            this.attempts = (int) Require.atLeast(attempts, 1, "attempts");
             return this;
         }
 
@@ -659,10 +651,7 @@ public final class MdpClient implements AutoCloseable {
          * submission order. Default 1024.
          */
         public Builder maxInFlight(int maxInFlight) {
-            if (maxInFlight < 1) {
-                throw new IllegalArgumentException("maxInFlight must be at least 1, got " + maxInFlight);
-            }
-            this.maxInFlight = maxInFlight;
+            this.maxInFlight = (int) Require.atLeast(maxInFlight, 1, "maxInFlight");
             return this;
         }
 
@@ -680,11 +669,7 @@ public final class MdpClient implements AutoCloseable {
          * Default 1 s; see {@link MdpSockets#DEFAULT_HANDSHAKE_TIMEOUT} for why it is short.
          */
         public Builder handshakeTimeout(Duration timeout) {
-            Objects.requireNonNull(timeout, "timeout");
-            if (timeout.isNegative() || timeout.isZero()) {
-                throw new IllegalArgumentException("handshake timeout must be positive, got " + timeout);
-            }
-            this.handshakeTimeout = timeout;
+            this.handshakeTimeout = Require.positive(timeout, "handshake timeout");
             return this;
         }
 

@@ -1,5 +1,7 @@
 package org.mdpgateway.mdp.worker;
 
+import org.mdpgateway.mdp.internal.Require;
+
 import org.mdpgateway.mdp.MalformedMessageException;
 import org.mdpgateway.mdp.MdpCodec;
 import org.mdpgateway.mdp.RoutingId;
@@ -400,20 +402,13 @@ public final class MdpWorker implements AutoCloseable {
 
         /** How often the worker heartbeats; match the broker's. Default 2500 ms. */
         public Builder heartbeatInterval(Duration interval) {
-            Objects.requireNonNull(interval, "interval");
-            if (interval.isNegative() || interval.isZero()) {
-                throw new IllegalArgumentException("heartbeat interval must be positive, got " + interval);
-            }
-            this.heartbeatInterval = interval;
+            this.heartbeatInterval = Require.positive(interval, "heartbeat interval");
             return this;
         }
 
         /** How many intervals of silence mean the broker is lost. Default 3. */
         public Builder liveness(int liveness) {
-            if (liveness < 1) {
-                throw new IllegalArgumentException("liveness must be at least 1, got " + liveness);
-            }
-            this.liveness = liveness;
+            this.liveness = (int) Require.atLeast(liveness, 1, "liveness");
             return this;
         }
 
@@ -432,11 +427,7 @@ public final class MdpWorker implements AutoCloseable {
          * Default 1 s; see {@link MdpSockets#DEFAULT_HANDSHAKE_TIMEOUT} for why it is short.
          */
         public Builder handshakeTimeout(Duration timeout) {
-            Objects.requireNonNull(timeout, "timeout");
-            if (timeout.isNegative() || timeout.isZero()) {
-                throw new IllegalArgumentException("handshake timeout must be positive, got " + timeout);
-            }
-            this.handshakeTimeout = timeout;
+            this.handshakeTimeout = Require.positive(timeout, "handshake timeout");
             return this;
         }
 
