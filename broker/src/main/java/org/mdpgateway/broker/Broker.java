@@ -5,6 +5,7 @@ import org.mdpgateway.mdp.Ticker;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.internal.MdpSockets;
+import org.mdpgateway.mdp.security.CurveCertificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -185,11 +186,36 @@ public final class Broker implements RequestBroker, AutoCloseable {
 
     // ---- the loop thread -----------------------------------------------------------------------
 
+    /** Whether the socket is a CURVE server, so messages carry their connection's key. Loop thread only. */
+    private boolean receivesKeys;
+    /** The key of the message {@link #receiveWithKey} read last. Loop thread only. */
+    private String lastKey;
+
     private void runLoop() {
         ZMQ.Socket router = null;
         BrokerCore core = null;
+        ZapHandler zap = null;
         try {
+            BrokerSecurity security = config.security();
+            PeerPolicy policy = PeerPolicy.OPEN;
+            java.util.function.Consumer<String> onAdmitted = key -> { };
             router = context.createSocket(SocketType.ROUTER);
+            if (security.curve()) {
+                CurveCertificate own = CurveCertificate.loadSecret(security.curveSecretKeyFile());
+                // Validated here, on this thread, so a bad directory or ACL stops the start.
+                CurvePolicy curve = new CurvePolicy(new AllowedKeysDirectory(security.curveAllowedDir()),
+                        security.aclFile() != null ? loadAcl(security.aclFile()) : null, ticker.nanoTime());
+                policy = curve;
+                onAdmitted = curve::admitted;
+                router.setCurveServer(true);
+                router.setCurveSecretKey(own.secretKeyBytes());
+                receivesKeys = true;
+                log.info("broker CURVE public key {}", own.publicKey());
+            }
+            zap = ZapHandler.start(context, security, onAdmitted);
+            if (zap != null) {
+                router.setZAPDomain(ZapHandler.DOMAIN);
+            }
             // Long enough for the DISCONNECTs of a clean stop to leave.
             router.setLinger(1000);
             // A ROUTER drops, silently, what a peer's full queue cannot take; a deep queue keeps a burst
@@ -220,7 +246,7 @@ public final class Broker implements RequestBroker, AutoCloseable {
                             + undelivered.label());
                 }
                 return undelivered;
-            }, ticker.nanoTime());
+            }, policy, ticker.nanoTime());
             started.countDown();
             loop(core, router);
         } catch (RuntimeException e) {
@@ -241,6 +267,9 @@ public final class Broker implements RequestBroker, AutoCloseable {
                 inbox.close();
                 if (router != null) {
                     router.close();
+                }
+                if (zap != null) {
+                    zap.close();
                 }
                 if (ownsContext) {
                     context.close();
@@ -273,9 +302,10 @@ public final class Broker implements RequestBroker, AutoCloseable {
         }
         boundEndpoints = List.copyOf(bound);
         log.info("broker bound to {} (heartbeat {} ms x {}, request expiry {} ms, max queued {} per service and {} "
-                + "per client, max message {} bytes)", String.join(", ", boundEndpoints),
+                + "per client, max message {} bytes; security: {})", String.join(", ", boundEndpoints),
                 config.heartbeatInterval().toMillis(), config.heartbeatLiveness(), config.requestExpiry().toMillis(),
-                config.maxQueuedPerService(), config.maxQueuedPerClient(), config.maxMessageBytes());
+                config.maxQueuedPerService(), config.maxQueuedPerClient(), config.maxMessageBytes(),
+                config.security().describe());
     }
 
     private void loop(BrokerCore core, ZMQ.Socket router) {
@@ -300,6 +330,42 @@ public final class Broker implements RequestBroker, AutoCloseable {
     }
 
     /**
+     * As {@link MdpSockets#receive(ZMQ.Socket, int)}, also taking the CURVE key the message's
+     * connection authenticated with (its ZAP {@code User-Id}, which ZeroMQ attaches to every frame the
+     * peer sent; the routing id the ROUTER adds carries none) into {@link #lastKey}.
+     */
+    private List<byte[]> receiveWithKey(ZMQ.Socket router, int flags) {
+        lastKey = null;
+        byte[] id = router.recv(flags);
+        if (id == null) {
+            return null;
+        }
+        List<byte[]> frames = new ArrayList<>(6);
+        frames.add(id);
+        if (router.hasReceiveMore()) {
+            zmq.Msg first = router.recvMsg(0);
+            zmq.io.Metadata metadata = first.getMetadata();
+            String userId = metadata != null ? metadata.get(zmq.io.Metadata.USER_ID) : null;
+            lastKey = userId == null || userId.isEmpty() ? null : userId;
+            frames.add(first.data());
+            while (router.hasReceiveMore()) {
+                frames.add(router.recv(0));
+            }
+        }
+        return frames;
+    }
+
+    private static Acl loadAcl(java.nio.file.Path file) {
+        try {
+            Acl acl = Acl.load(file);
+            log.info("ACL {}: {} rules", file, acl.size());
+            return acl;
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read the ACL " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Reads and handles up to a batch of messages; with {@code flags} 0, waits for the first one up to
      * the socket's receive timeout.
      *
@@ -308,7 +374,15 @@ public final class Broker implements RequestBroker, AutoCloseable {
     private int readMessages(BrokerCore core, ZMQ.Socket router, int flags) {
         int read = 0;
         while (read < READ_BATCH) {
-            List<byte[]> frames = read == 0 ? MdpSockets.receive(router, flags) : MdpSockets.receive(router);
+            int frameFlags = read == 0 ? flags : ZMQ.DONTWAIT;
+            List<byte[]> frames;
+            String key = null;
+            if (receivesKeys) {
+                frames = receiveWithKey(router, frameFlags);
+                key = lastKey;
+            } else {
+                frames = MdpSockets.receive(router, frameFlags);
+            }
             if (frames == null) {
                 return read;
             }
@@ -317,7 +391,7 @@ public final class Broker implements RequestBroker, AutoCloseable {
                 continue; // a ROUTER always adds a non-empty routing id; an empty message has no command
             }
             RoutingId peer = RoutingId.wrapReceived(frames.get(0));
-            core.onMessage(peer, frames.subList(1, frames.size()), ticker.nanoTime());
+            core.onMessage(peer, key, frames.subList(1, frames.size()), ticker.nanoTime());
         }
         return read;
     }

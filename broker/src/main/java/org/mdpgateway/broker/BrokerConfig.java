@@ -32,6 +32,8 @@ import org.mdpgateway.mdp.internal.Require;
  *     requests are refused
  * @param maxMessageBytes the largest message a peer may send to the broker's socket; a peer that
  *     sends a larger one is disconnected by ZeroMQ ({@code ZMQ_MAXMSGSIZE}) before it is buffered
+ * @param security who may connect and what they may do ({@link BrokerSecurity}); by default no
+ *     CURVE and loopback peers only
  */
 public record BrokerConfig(
         List<String> bindEndpoints,
@@ -45,7 +47,8 @@ public record BrokerConfig(
         long maxCollectedReplyBytes,
         int maxQueuedPerClient,
         long maxQueuedBytes,
-        long maxMessageBytes) {
+        long maxMessageBytes,
+        BrokerSecurity security) {
 
     /** Where the standalone broker and the gateway's broker listen unless told. */
     public static final String DEFAULT_BIND = "tcp://*:5555";
@@ -62,6 +65,7 @@ public record BrokerConfig(
 
     public BrokerConfig {
         bindEndpoints = List.copyOf(Objects.requireNonNull(bindEndpoints, "bindEndpoints"));
+        Objects.requireNonNull(security, "security");
         Require.positive(heartbeatInterval, "heartbeat interval");
         Require.positive(requestExpiry, "request expiry");
         Require.atLeast(heartbeatLiveness, 1, "heartbeat liveness");
@@ -88,7 +92,7 @@ public record BrokerConfig(
         return new BrokerConfig(List.of(endpoints), DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_LIVENESS,
                 DEFAULT_REQUEST_EXPIRY, DEFAULT_MAX_QUEUED_PER_SERVICE, DEFAULT_MAX_QUEUED_TOTAL,
                 DEFAULT_MAX_RESENDS, null, DEFAULT_MAX_COLLECTED_REPLY_BYTES, DEFAULT_MAX_QUEUED_PER_CLIENT,
-                DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_MESSAGE_BYTES);
+                DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_MESSAGE_BYTES, BrokerSecurity.LOOPBACK_ONLY);
     }
 
     /** How long a worker may stay silent before it is dead. */
@@ -147,6 +151,10 @@ public record BrokerConfig(
         });
     }
 
+    public BrokerConfig withSecurity(BrokerSecurity security) {
+        return edit(b -> b.security = security);
+    }
+
     /** A copy with what {@code change} sets; validated as a whole, so related limits change together. */
     private BrokerConfig edit(java.util.function.Consumer<Fields> change) {
         Fields f = new Fields(this);
@@ -168,6 +176,7 @@ public record BrokerConfig(
         int maxQueuedPerClient;
         long maxQueuedBytes;
         long maxMessageBytes;
+        BrokerSecurity security;
 
         Fields(BrokerConfig c) {
             bindEndpoints = c.bindEndpoints;
@@ -182,12 +191,13 @@ public record BrokerConfig(
             maxQueuedPerClient = c.maxQueuedPerClient;
             maxQueuedBytes = c.maxQueuedBytes;
             maxMessageBytes = c.maxMessageBytes;
+            security = c.security;
         }
 
         BrokerConfig build() {
             return new BrokerConfig(bindEndpoints, heartbeatInterval, heartbeatLiveness, requestExpiry,
                     maxQueuedPerService, maxQueuedTotal, maxResends, busyWorkerExpiry, maxCollectedReplyBytes,
-                    maxQueuedPerClient, maxQueuedBytes, maxMessageBytes);
+                    maxQueuedPerClient, maxQueuedBytes, maxMessageBytes, security);
         }
     }
 }

@@ -74,6 +74,7 @@ final class BrokerCore {
 
     private final BrokerConfig config;
     private final Outbox outbox;
+    private final PeerPolicy policy;
     private final long heartbeatNanos;
     private final long workerExpiryNanos;
     private final long requestExpiryNanos;
@@ -92,6 +93,9 @@ final class BrokerCore {
             new TreeSet<>(Comparator.comparingLong((LocalRequest r) -> r.deadline).thenComparingLong(r -> r.id));
     private final RateLimitedWarning invalidMessages = new RateLimitedWarning(log, "invalid messages dropped");
     private final RateLimitedWarning refusals = new RateLimitedWarning(log, "requests refused, queue full");
+    private final RateLimitedWarning denials = new RateLimitedWarning(log, "requests dropped, not allowed by the ACL");
+    private final RateLimitedWarning revoked =
+            new RateLimitedWarning(log, "messages dropped, their key has left the allowed directory");
     private int queuedTotal;
     /** Body bytes of every waiting request. */
     private long queuedBytes;
@@ -104,8 +108,13 @@ final class BrokerCore {
     private long nextQueueExpiryAt = Long.MAX_VALUE;
 
     BrokerCore(BrokerConfig config, Outbox outbox, long now) {
+        this(config, outbox, PeerPolicy.OPEN, now);
+    }
+
+    BrokerCore(BrokerConfig config, Outbox outbox, PeerPolicy policy, long now) {
         this.config = config;
         this.outbox = outbox;
+        this.policy = policy;
         this.heartbeatNanos = config.heartbeatInterval().toNanos();
         this.workerExpiryNanos = config.workerExpiry().toNanos();
         this.requestExpiryNanos = config.requestExpiry().toNanos();
@@ -118,6 +127,18 @@ final class BrokerCore {
 
     /** Handles one message from the ROUTER socket; takes ownership of {@code frames}. */
     void onMessage(RoutingId id, List<byte[]> frames, long now) {
+        onMessage(id, null, frames, now);
+    }
+
+    /**
+     * As {@link #onMessage(RoutingId, List, long)}, from a connection that authenticated with the
+     * CURVE key {@code key} (null: no CURVE), which the {@link PeerPolicy} rules on.
+     */
+    void onMessage(RoutingId id, String key, List<byte[]> frames, long now) {
+        if (key != null && !policy.stillAllowed(key, now)) {
+            onRevoked(id, key, now);
+            return;
+        }
         Dialect dialect;
         MdpCommand command;
         try {
@@ -141,9 +162,18 @@ final class BrokerCore {
         }
         peer.lastSeenAt = now;
         if (command instanceof ClientCommand client) {
-            onClientCommand(id, dialect, client, now);
+            onClientCommand(id, key, dialect, client, now);
         } else {
-            onWorkerCommand(id, peer, (WorkerCommand) command, now);
+            onWorkerCommand(id, key, peer, (WorkerCommand) command, now);
+        }
+    }
+
+    /** A message on a connection whose key is no longer allowed: dropped; a worker is disconnected. */
+    private void onRevoked(RoutingId id, String key, long now) {
+        revoked.record(now, "key " + key + " (" + id + ")");
+        Peer peer = peers.get(id);
+        if (peer != null && peer.worker != null) {
+            removeWorker(peer.worker, "its key " + key + " is no longer in the allowed directory", true, now);
         }
     }
 
@@ -157,7 +187,7 @@ final class BrokerCore {
         }
     }
 
-    private void onClientCommand(RoutingId peer, Dialect dialect, ClientCommand command, long now) {
+    private void onClientCommand(RoutingId peer, String key, Dialect dialect, ClientCommand command, long now) {
         if (!(command instanceof ClientCommand.Request request)) {
             log.debug("dropped a {} from client {}: clients only send REQUEST", command.type(), peer);
             return;
@@ -167,13 +197,20 @@ final class BrokerCore {
                     new ClientCommand.Final(request.service(), mmiReply(request.service(), request.body())));
             return;
         }
+        if (key != null && !policy.mayCall(key, request.service())) {
+            // MDP has no error reply: the request is dropped and counted, and the client's own retry
+            // logic sees a timeout.
+            service(request.service()).denied++;
+            denials.record(now, "'" + request.service() + "' from key " + key);
+            return;
+        }
         enqueue(new NetworkRequest(peer, dialect, request.service(), request.body(), now), dialect.ordinal(), now);
     }
 
-    private void onWorkerCommand(RoutingId id, Peer peer, WorkerCommand command, long now) {
+    private void onWorkerCommand(RoutingId id, String key, Peer peer, WorkerCommand command, long now) {
         Worker worker = peer.worker;
         if (worker == null) {
-            onCommandFromStranger(id, peer, command, now);
+            onCommandFromStranger(id, key, peer, command, now);
             return;
         }
         // 18/MDP: any command except DISCONNECT acts as a heartbeat.
@@ -197,9 +234,14 @@ final class BrokerCore {
         }
     }
 
-    private void onCommandFromStranger(RoutingId id, Peer peer, WorkerCommand command, long now) {
+    private void onCommandFromStranger(RoutingId id, String key, Peer peer, WorkerCommand command, long now) {
         Dialect dialect = peer.dialect;
         if (command instanceof WorkerCommand.Ready ready) {
+            if (key != null && !policy.mayServe(key, ready.service())) {
+                log.info("refused worker {} for '{}': the ACL does not let key {} serve it", id, ready.service(), key);
+                outbox.send(id, dialect, WorkerCommand.Disconnect.INSTANCE);
+                return;
+            }
             register(id, peer, ready.service(), now);
         } else if (!(command instanceof WorkerCommand.Disconnect)) {
             // 18/MDP: a valid but unexpected command gets DISCONNECT, then nothing more.
@@ -654,7 +696,7 @@ final class BrokerCore {
                 }
             }
             stats.add(new ServiceStats(s.name, s.idle.size(), s.workerCount - s.idle.size(), s.queue.size(),
-                    s.inFlight, s.served, s.failed, s.resent, s.expired, s.refused, byDialect,
+                    s.inFlight, s.served, s.failed, s.resent, s.expired, s.refused, s.denied, byDialect,
                     requestsByClient(s), dropped));
         }
         stats.sort(Comparator.comparing(ServiceStats::service));
@@ -745,6 +787,8 @@ final class BrokerCore {
         long resent;
         long expired;
         long refused;
+        /** Requests dropped because the ACL does not let their client call this service. */
+        long denied;
         /** Commands of this service the socket did not take, by {@link Undelivered#ordinal()}. */
         final long[] dropped = new long[Undelivered.values().length];
 

@@ -10,10 +10,10 @@ import picocli.CommandLine.Option;
 
 /**
  * The standalone broker's command line: {@code --bind} and the {@link BrokerOptions} the gateway
- * takes too. Running it runs the broker; a subcommand would go in {@code subcommands} of
- * {@code @Command}, and picocli runs it instead.
+ * takes too. Running it runs the broker; {@code keygen} writes a CURVE key pair instead.
  */
-@Command(name = "mdp-broker", customSynopsis = "java -jar mdp-broker.jar [options]", sortOptions = false,
+@Command(name = "mdp-broker", customSynopsis = {"java -jar mdp-broker.jar [options]",
+        "java -jar mdp-broker.jar keygen NAME DIR"}, sortOptions = false, subcommands = Keygen.class,
         description = {"", "A Majordomo (MDP/0.2 and MMI) broker. SIGTERM stops it cleanly: workers get DISCONNECT.",
             ""})
 public final class BrokerFlags implements Callable<Integer> {

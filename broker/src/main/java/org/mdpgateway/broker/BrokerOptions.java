@@ -1,5 +1,6 @@
 package org.mdpgateway.broker;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import picocli.CommandLine.Model.CommandSpec;
@@ -68,6 +69,26 @@ public final class BrokerOptions {
             description = "largest reply collected from PARTIALs for an MDP/0.1 client (default: ${DEFAULT-VALUE})")
     int maxCollectedReplyBytes = (int) BrokerConfig.DEFAULT_MAX_COLLECTED_REPLY_BYTES;
 
+    @Option(names = "--curve-secret-key-file", paramLabel = "FILE",
+            description = "the broker's CURVE certificate with its secret key (ZeroMQ format, as keygen writes it); "
+                    + "turns CURVE on, with --curve-allowed-dir (default: no CURVE)")
+    Path curveSecretKeyFile;
+
+    @Option(names = "--curve-allowed-dir", paramLabel = "DIR",
+            description = "public certificates of the peers allowed to connect; changes there take effect "
+                    + "without a restart")
+    Path curveAllowedDir;
+
+    @Option(names = "--acl", paramLabel = "FILE",
+            description = "lines 'worker|client <service-glob> <z85-key|*>': which key may serve or call what "
+                    + "(needs CURVE; default: every allowed key may do everything)")
+    Path acl;
+
+    @Option(names = "--allow-insecure-remote", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            converter = CommandLines.Switch.class,
+            description = "without CURVE, accept peers from any address, not only loopback (default: off)")
+    boolean allowInsecureRemote;
+
     /**
      * The broker's settings, bound to {@code bindEndpoints} ({@link BrokerConfig#DEFAULT_BIND} if
      * empty).
@@ -101,7 +122,8 @@ public final class BrokerOptions {
                     maxCollectedReplyBytes, maxQueuedPerClient,
                     maxQueuedBytes != null ? maxQueuedBytes
                             : Math.max(maxMessageBytes, BrokerConfig.DEFAULT_MAX_QUEUED_BYTES),
-                    maxMessageBytes);
+                    maxMessageBytes,
+                    new BrokerSecurity(curveSecretKeyFile, curveAllowedDir, acl, allowInsecureRemote));
         } catch (IllegalArgumentException e) {
             throw CommandLines.usageError(command, e.getMessage());
         }

@@ -50,4 +50,13 @@ public final class CommandLines {
         return new ParameterException(commandLine != null ? commandLine : new CommandLine(CommandSpec.create()),
                 message);
     }
+
+    /** A switch's value: {@code 1}, {@code true} or {@code yes} turn it on, anything else off. */
+    public static final class Switch implements CommandLine.ITypeConverter<Boolean> {
+        @Override
+        public Boolean convert(String value) {
+            String v = value.trim().toLowerCase(java.util.Locale.ROOT);
+            return v.equals("1") || v.equals("true") || v.equals("yes");
+        }
+    }
 }

@@ -18,6 +18,7 @@ import java.util.TreeMap;
  * @param resent requests given to another worker after theirs died
  * @param expired requests no worker took in time
  * @param refused requests refused because a queue was full
+ * @param denied requests dropped because the ACL does not let their client call the service
  * @param workersByDialect the registered workers of each dialect that has any
  * @param requestsByClient requests received, by the {@link Dialect#label()} of their client, or
  *     {@code in-process} for those submitted in this process (the gateway's)
@@ -35,6 +36,7 @@ public record ServiceStats(
         long resent,
         long expired,
         long refused,
+        long denied,
         Map<Dialect, WorkerCounts> workersByDialect,
         Map<String, Long> requestsByClient,
         Map<String, Long> droppedByReason) {

@@ -789,13 +789,13 @@ class BrokerCoreTest {
         request(C1, "svc", "a");
         expectWorkerRequest(W1, C1, "a");
         ServiceStats s = stats("svc");
-        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 0, 0, 0, 0, 0,
+        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 0, 0, 0, 0, 0, 0,
                 Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)), Map.of("mdp02", 1L), Map.of()), s);
         receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
         expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
         core.submit("svc", Body.ofStrings("b"), Long.MAX_VALUE, new Recorder(), now);
         workerAddressOf(W2);
-        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 1, 0, 0, 0, 0,
+        assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 1, 0, 0, 0, 0, 0,
                 Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)),
                 Map.of("mdp02", 1L, ServiceStats.IN_PROCESS, 1L), Map.of()), stats("svc"));
     }
@@ -849,5 +849,62 @@ class BrokerCoreTest {
         assertEquals(List.of("failure:BROKER_STOPPED"), active.events);
         assertEquals(List.of("failure:BROKER_STOPPED"), queued.events);
         assertEquals(Reason.BROKER_STOPPED, queued.failures.get(0).reason());
+    }
+
+    // ---- the peer policy (CURVE keys, ACL) ------------------------------------------------------
+
+    /** A policy that lets key "w" serve "svc", key "c" call "svc", and forgets revoked keys. */
+    private final class TestPolicy implements PeerPolicy {
+        final java.util.Set<String> revoked = new java.util.HashSet<>();
+
+        @Override
+        public boolean stillAllowed(String key, long now) {
+            return !revoked.contains(key);
+        }
+
+        @Override
+        public boolean mayServe(String key, String service) {
+            return key.equals("w") && service.equals("svc");
+        }
+
+        @Override
+        public boolean mayCall(String key, String service) {
+            return key.equals("c") && service.equals("svc") || service.startsWith("mmi.");
+        }
+    }
+
+    @Test
+    void aWorkerThePolicyDoesNotCover_isDisconnected_andAClientsRequestIsDroppedAndCounted() {
+        TestPolicy policy = new TestPolicy();
+        core = new BrokerCore(config, (to, dialect, command) -> {
+            sent.add(new Sent(to, command));
+            return null;
+        }, policy, now);
+        core.onMessage(W2, "c", MdpCodec.encode(new WorkerCommand.Ready("svc")), now);
+        expectDisconnect(W2);
+        core.onMessage(W1, "w", MdpCodec.encode(new WorkerCommand.Ready("svc")), now);
+        expectNothing();
+        assertEquals(1, stats("svc").idleWorkers());
+
+        core.onMessage(C2, "w", MdpCodec.encode(new ClientCommand.Request("svc", Body.ofStrings("no"))), now);
+        expectNothing(); // MDP has no error reply: dropped
+        assertEquals(1, stats("svc").denied());
+        core.onMessage(C1, "c", MdpCodec.encode(new ClientCommand.Request("svc", Body.ofStrings("yes"))), now);
+        expectWorkerRequest(W1, C1, "yes");
+    }
+
+    @Test
+    void aRevokedKey_isNoLongerHeard_andItsWorkerIsDisconnected() {
+        TestPolicy policy = new TestPolicy();
+        core = new BrokerCore(config, (to, dialect, command) -> {
+            sent.add(new Sent(to, command));
+            return null;
+        }, policy, now);
+        core.onMessage(W1, "w", MdpCodec.encode(new WorkerCommand.Ready("svc")), now);
+        assertEquals(1, stats("svc").idleWorkers());
+        policy.revoked.add("w");
+        core.onMessage(W1, "w", MdpCodec.encode(WorkerCommand.Heartbeat.INSTANCE), now);
+        expectDisconnect(W1);
+        assertEquals(0, stats("svc").workers());
     }
 }

@@ -126,4 +126,44 @@ class BrokerFlagsTest {
         }
         assertFalse(help.contains("${"), help);
     }
+
+    @Test
+    void securityFlags_makeTheBrokerSecurity_andOnesThatWouldFailOpenAreRefused() {
+        BrokerSecurity curve = BrokerFlags.parse("--curve-secret-key-file", "/k/broker.key_secret",
+                "--curve-allowed-dir", "/k/allowed", "--acl", "/k/acl").config().security();
+        assertEquals(BrokerSecurity.curve(java.nio.file.Path.of("/k/broker.key_secret"),
+                java.nio.file.Path.of("/k/allowed"), java.nio.file.Path.of("/k/acl")), curve);
+        assertEquals(BrokerSecurity.LOOPBACK_ONLY, BrokerFlags.parse().config().security(), "safe by default");
+        assertTrue(BrokerFlags.parse("--allow-insecure-remote").config().security().allowInsecureRemote());
+        for (String[] args : new String[][] {
+                {"--curve-secret-key-file", "/k/broker.key_secret"},
+                {"--curve-allowed-dir", "/k/allowed"},
+                {"--acl", "/k/acl"},
+                {"--allow-insecure-remote", "--curve-secret-key-file", "/k/s", "--curve-allowed-dir", "/k/a"}}) {
+            org.junit.jupiter.api.Assertions.assertThrows(picocli.CommandLine.ParameterException.class,
+                    () -> BrokerFlags.parse(args), String.join(" ", args));
+        }
+    }
+
+    @Test
+    void keygen_writesAKeyPairThatLoadsBack(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.io.StringWriter out = new java.io.StringWriter();
+        picocli.CommandLine commandLine = BrokerFlags.commandLine(new BrokerFlags());
+        commandLine.setOut(new java.io.PrintWriter(out));
+        commandLine.setErr(new java.io.PrintWriter(new java.io.StringWriter()));
+        assertEquals(0, commandLine.execute("keygen", "worker1", dir.resolve("certs").toString()));
+        java.nio.file.Path secret = dir.resolve("certs/worker1.key_secret");
+        org.mdpgateway.mdp.security.CurveCertificate pair =
+                org.mdpgateway.mdp.security.CurveCertificate.loadSecret(secret);
+        assertEquals(pair.publicKey(), org.mdpgateway.mdp.security.CurveCertificate.load(
+                dir.resolve("certs/worker1.key")).publicKey());
+        assertEquals(null, org.mdpgateway.mdp.security.CurveCertificate.load(dir.resolve("certs/worker1.key"))
+                .secretKey(), "the public certificate holds no secret");
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+                java.nio.file.Files.getPosixFilePermissions(secret)));
+        assertTrue(out.toString().contains("worker1.key_secret"), out.toString());
+        assertEquals(1, commandLine.execute("keygen", "worker1", dir.resolve("certs").toString()),
+                "an existing certificate is not overwritten");
+    }
 }

@@ -3,15 +3,14 @@ package org.mdpgateway.gateway;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.mdpgateway.broker.BrokerConfig;
 import org.mdpgateway.broker.BrokerOptions;
 import org.mdpgateway.broker.CommandLines;
+import org.mdpgateway.broker.Keygen;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -22,10 +21,11 @@ import picocli.CommandLine.Spec;
  * same as the standalone broker's). Each flag has an environment variable twin,
  * {@code MDPGW_} and the flag's name in upper case with underscores ({@code --http-port} is
  * {@code MDPGW_HTTP_PORT}); a flag given on the command line wins over its twin. Repeatable flags
- * take a comma-separated list in the environment. Running the command runs the gateway; a subcommand
- * would go in {@code subcommands} of {@code @Command}, and picocli runs it instead.
+ * take a comma-separated list in the environment. Running the command runs the gateway;
+ * {@code keygen} writes a CURVE key pair instead.
  */
-@Command(name = "mdp-gateway", customSynopsis = "java -jar mdp-gateway.jar [options]", sortOptions = false,
+@Command(name = "mdp-gateway", customSynopsis = {"java -jar mdp-gateway.jar [options]",
+        "java -jar mdp-gateway.jar keygen NAME DIR"}, sortOptions = false, subcommands = Keygen.class,
         description = {"", "An HTTP gateway with an embedded Majordomo (MDP/0.2) broker. SIGTERM drains and stops it.",
             ""},
         footer = {"", "Every flag can also be set as an environment variable: --http-port is MDPGW_HTTP_PORT; "
@@ -94,11 +94,11 @@ final class GatewayFlags implements Callable<Integer> {
     int httpAcceptQueue = GatewayConfig.DEFAULT_HTTP_ACCEPT_QUEUE;
 
     @Option(names = "--demo-workers", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            converter = Switch.class, description = "run the demo services echo and count in process (default: off)")
+            converter = CommandLines.Switch.class, description = "run the demo services echo and count in process (default: off)")
     boolean demoWorkers;
 
     @Option(names = "--access-log", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            converter = Switch.class,
+            converter = CommandLines.Switch.class,
             description = "log one line per HTTP request (logger mdp-gateway.access; default: off)")
     boolean accessLog;
 
@@ -177,14 +177,5 @@ final class GatewayFlags implements Callable<Integer> {
 
     private void atLeast(String flag, long value, long min) {
         CommandLines.atLeast(command, flag, value, min);
-    }
-
-    /** A switch's value: {@code 1}, {@code true} or {@code yes} turn it on, anything else off. */
-    static final class Switch implements ITypeConverter<Boolean> {
-        @Override
-        public Boolean convert(String value) {
-            String v = value.trim().toLowerCase(Locale.ROOT);
-            return v.equals("1") || v.equals("true") || v.equals("yes");
-        }
     }
 }

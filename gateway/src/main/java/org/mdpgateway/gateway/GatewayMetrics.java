@@ -194,6 +194,8 @@ final class GatewayMetrics implements AutoCloseable {
             counter("mdpgw.broker.resent", "requests resent after a worker died", service, s.resent());
             counter("mdpgw.broker.expired", "requests no worker took in time", service, s.expired());
             counter("mdpgw.broker.refused", "requests refused, queue full", service, s.refused());
+            counter("mdpgw.broker.denied", "requests dropped because the ACL does not let their client call the service",
+                    service, s.denied());
             s.droppedByReason().forEach((reason, n) -> counter("mdpgw.broker.dropped",
                     "commands the broker's socket did not take, by service and reason (peer-queue-full, peer-gone)",
                     service.and("reason", reason), n));

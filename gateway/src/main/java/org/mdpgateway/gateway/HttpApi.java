@@ -309,6 +309,7 @@ final class HttpApi {
                 node.put("resent", s.resent());
                 node.put("expired", s.expired());
                 node.put("refused", s.refused());
+                node.put("denied", s.denied());
                 ObjectNode dropped = node.putObject("dropped");
                 s.droppedByReason().forEach(dropped::put);
             }

@@ -171,13 +171,20 @@ class GatewayFlagsTest {
                 "--heartbeat-interval-ms", "100", "--heartbeat-liveness", "5", "--request-expiry-ms", "900",
                 "--max-queued", "7", "--max-queued-total", "70", "--max-queued-per-client", "3",
                 "--max-queued-bytes", "5000000000", "--max-message-bytes", "1000", "--max-resends", "1",
-                "--busy-worker-expiry-ms", "60000", "--max-collected-reply-bytes", "4096");
+                "--busy-worker-expiry-ms", "60000", "--max-collected-reply-bytes", "4096",
+                "--curve-secret-key-file", "/keys/broker.key_secret", "--curve-allowed-dir", "/keys/allowed",
+                "--acl", "/etc/mdp/acl");
         Set<String> given = new TreeSet<>();
         for (int i = 0; i < args.size(); i += 2) {
             given.add(args.get(i));
         }
-        brokerFlags.removeAll(Set.of("-h", "--help"));
+        // --allow-insecure-remote cannot go with CURVE; it is checked on its own below.
+        brokerFlags.removeAll(Set.of("-h", "--help", "--allow-insecure-remote"));
         assertEquals(brokerFlags, given, "the test should give every broker flag");
+        assertEquals(BrokerFlags.parse("--allow-insecure-remote").config(),
+                GatewayFlags.parse(new String[] {"--allow-insecure-remote"}, Map.of()).config().broker());
+        assertTrue(GatewayFlags.parse(new String[] {"--allow-insecure-remote"}, Map.of()).config().broker().security()
+                .allowInsecureRemote());
         BrokerConfig standalone = BrokerFlags.parse(args.toArray(String[]::new)).config();
         assertEquals(standalone, GatewayFlags.parse(args.toArray(String[]::new), Map.of()).config().broker());
         List<String> renamed = new ArrayList<>(args);

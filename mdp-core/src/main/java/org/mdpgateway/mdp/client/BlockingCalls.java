@@ -1,5 +1,7 @@
 package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.mdp.security.CurveClientKeys;
+
 import org.mdpgateway.mdp.MdpException;
 import org.mdpgateway.mdp.ClientCommand;
 import org.mdpgateway.mdp.Body;
@@ -34,17 +36,20 @@ final class BlockingCalls {
     private final ZContext context;
     private final String endpoint;
     private final Duration handshakeTimeout;
+    private final CurveClientKeys curve;
     private final int maxAttempts;
     private final int maxIdle;
     private final BooleanSupplier closed;
     private final ConcurrentLinkedDeque<ZMQ.Socket> idle = new ConcurrentLinkedDeque<>();
     private final AtomicInteger idleCount = new AtomicInteger();
 
-    BlockingCalls(ZContext context, String endpoint, Duration handshakeTimeout, int maxAttempts, int maxIdle,
+    BlockingCalls(ZContext context, String endpoint, Duration handshakeTimeout, CurveClientKeys curve, int maxAttempts,
+            int maxIdle,
             BooleanSupplier closed) {
         this.context = context;
         this.endpoint = endpoint;
         this.handshakeTimeout = handshakeTimeout;
+        this.curve = curve;
         this.maxAttempts = maxAttempts;
         this.maxIdle = maxIdle;
         this.closed = closed;
@@ -133,7 +138,7 @@ final class BlockingCalls {
 
     private ZMQ.Socket open() {
         // Not created through the ZContext, which would close it under its caller on close.
-        return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER), endpoint, handshakeTimeout);
+        return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER), endpoint, handshakeTimeout, curve);
     }
 
     private void giveBack(ZMQ.Socket socket) {

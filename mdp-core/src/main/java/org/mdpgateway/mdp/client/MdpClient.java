@@ -1,5 +1,7 @@
 package org.mdpgateway.mdp.client;
 
+import org.mdpgateway.mdp.security.CurveClientKeys;
+
 import org.mdpgateway.mdp.internal.Require;
 
 import org.mdpgateway.mdp.MalformedMessageException;
@@ -65,6 +67,7 @@ public final class MdpClient implements AutoCloseable {
     private final int maxIdleSockets;
     private final Ticker ticker;
     private final Duration handshakeTimeout;
+    private final CurveClientKeys curve;
 
     private final ZContext context;
     /** Its queue is how other threads reach the I/O thread; the rest of it belongs to that thread. */
@@ -92,10 +95,11 @@ public final class MdpClient implements AutoCloseable {
         this.maxIdleSockets = b.maxIdleSockets;
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
+        this.curve = b.curve;
         this.context = b.context == null ? SharedContext.get() : b.context;
         // With a clock of its own (a test's), every request goes through the I/O thread, which reads it.
         this.blockingCalls = b.tickerGiven ? null
-                : new BlockingCalls(context, endpoint, handshakeTimeout, maxAttempts, maxIdleSockets, () -> closed);
+                : new BlockingCalls(context, endpoint, handshakeTimeout, curve, maxAttempts, maxIdleSockets, () -> closed);
         this.ioThread = new Thread(this::runLoop, "mdp-client-" + endpoint);
         this.ioThread.setDaemon(true);
         this.ioThread.start();
@@ -546,7 +550,7 @@ public final class MdpClient implements AutoCloseable {
     }
 
     private Conn newSocket() {
-        ZMQ.Socket socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout);
+        ZMQ.Socket socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout, curve);
         Conn conn = new Conn(socket);
         conn.registration = loop.register(socket, ZMQ.Poller.POLLIN, conn);
         return conn;
@@ -628,6 +632,7 @@ public final class MdpClient implements AutoCloseable {
         private Ticker ticker = Ticker.system();
         private boolean tickerGiven;
         private Duration handshakeTimeout = MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT;
+        private CurveClientKeys curve;
         private ZContext context;
 
         private Builder(String endpoint) {
@@ -662,6 +667,21 @@ public final class MdpClient implements AutoCloseable {
             }
             this.maxIdleSockets = maxIdleSockets;
             return this;
+        }
+
+        /**
+         * Connects with CURVE: the broker's public key and this client's key pair, whose public key the
+         * broker must allow. Default: none (a NULL connection, which a broker admits from loopback only
+         * unless told otherwise).
+         */
+        public Builder curve(CurveClientKeys keys) {
+            this.curve = Objects.requireNonNull(keys, "keys");
+            return this;
+        }
+
+        /** As {@link #curve(CurveClientKeys)}, from the broker's public certificate and this client's secret one. */
+        public Builder curve(java.nio.file.Path brokerCertificate, java.nio.file.Path ownSecretCertificate) {
+            return curve(CurveClientKeys.fromFiles(brokerCertificate, ownSecretCertificate));
         }
 
         /**

@@ -4,6 +4,7 @@ import org.mdpgateway.mdp.MdpCodec;
 import org.mdpgateway.mdp.RoutingId;
 import org.mdpgateway.mdp.MdpCommand;
 import org.mdpgateway.mdp.Dialect;
+import org.mdpgateway.mdp.security.CurveClientKeys;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,13 +33,23 @@ public final class MdpSockets {
      * timeout (see {@link #DEFAULT_HANDSHAKE_TIMEOUT}).
      */
     public static ZMQ.Socket connectDealer(ZContext context, String endpoint, Duration handshakeTimeout) {
-        return connectDealer(context.createSocket(SocketType.DEALER), endpoint, handshakeTimeout);
+        return connectDealer(context.createSocket(SocketType.DEALER), endpoint, handshakeTimeout, null);
+    }
+
+    /** As {@link #connectDealer(ZContext, String, Duration)}, a CURVE client with {@code curve} unless null. */
+    public static ZMQ.Socket connectDealer(ZContext context, String endpoint, Duration handshakeTimeout,
+            CurveClientKeys curve) {
+        return connectDealer(context.createSocket(SocketType.DEALER), endpoint, handshakeTimeout, curve);
     }
 
     /** Configures a new DEALER {@code socket} as {@link #connectDealer(ZContext, String, Duration)} does and connects it. */
-    public static ZMQ.Socket connectDealer(ZMQ.Socket socket, String endpoint, Duration handshakeTimeout) {
+    public static ZMQ.Socket connectDealer(ZMQ.Socket socket, String endpoint, Duration handshakeTimeout,
+            CurveClientKeys curve) {
         socket.setLinger(0);
         socket.setHandshakeIvl((int) Math.min(Integer.MAX_VALUE, handshakeTimeout.toMillis()));
+        if (curve != null) {
+            curve.applyTo(socket);
+        }
         socket.connect(endpoint);
         return socket;
     }

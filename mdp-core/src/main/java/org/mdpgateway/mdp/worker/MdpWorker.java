@@ -1,5 +1,7 @@
 package org.mdpgateway.mdp.worker;
 
+import org.mdpgateway.mdp.security.CurveClientKeys;
+
 import org.mdpgateway.mdp.internal.Require;
 
 import org.mdpgateway.mdp.MalformedMessageException;
@@ -61,6 +63,7 @@ public final class MdpWorker implements AutoCloseable {
     private final long reconnectNanos;
     private final Ticker ticker;
     private final Duration handshakeTimeout;
+    private final CurveClientKeys curve;
     private final Function<Exception, Body> errorReply;
     private final RequestHandler handler;
 
@@ -97,6 +100,7 @@ public final class MdpWorker implements AutoCloseable {
         this.reconnectNanos = b.reconnectDelay.toNanos();
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
+        this.curve = b.curve;
         this.context = b.context == null ? SharedContext.get() : b.context;
         this.errorReply = b.errorReply;
         this.handler = handler;
@@ -225,7 +229,7 @@ public final class MdpWorker implements AutoCloseable {
     }
 
     private void connect(long now) {
-        socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout);
+        socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout, curve);
         registration = loop.register(socket, ZMQ.Poller.POLLIN, null);
         connection++;
         connectionsMade++;
@@ -384,6 +388,7 @@ public final class MdpWorker implements AutoCloseable {
         private Duration reconnectDelay = Duration.ofMillis(1000);
         private Ticker ticker = Ticker.system();
         private Duration handshakeTimeout = MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT;
+        private CurveClientKeys curve;
         private ZContext context;
         private Function<Exception, Body> errorReply;
 
@@ -420,6 +425,20 @@ public final class MdpWorker implements AutoCloseable {
             }
             this.reconnectDelay = delay;
             return this;
+        }
+
+        /**
+         * Connects with CURVE: the broker's public key and this worker's key pair, whose public key the
+         * broker must allow (and, with an ACL, allow to serve this service). Default: none.
+         */
+        public Builder curve(CurveClientKeys keys) {
+            this.curve = Objects.requireNonNull(keys, "keys");
+            return this;
+        }
+
+        /** As {@link #curve(CurveClientKeys)}, from the broker's public certificate and this worker's secret one. */
+        public Builder curve(java.nio.file.Path brokerCertificate, java.nio.file.Path ownSecretCertificate) {
+            return curve(CurveClientKeys.fromFiles(brokerCertificate, ownSecretCertificate));
         }
 
         /**
