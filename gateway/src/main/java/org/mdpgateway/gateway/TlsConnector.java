@@ -68,6 +68,7 @@ final class TlsConnector {
         config.addCustomizer(new SecureRequestCustomizer());
         ServerConnector connector = new ServerConnector(server,
                 new SslConnectionFactory(ssl, HttpVersion.HTTP_1_1.asString()), new HttpConnectionFactory(config));
+        connector.setName("https"); // the connector.name tag of its metrics, unique per connector
         connector.setHost(host);
         connector.setPort(port);
         return connector;
@@ -75,6 +76,7 @@ final class TlsConnector {
 
     private ServerConnector plainConnector(Server server, HttpConfiguration base) {
         ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(new HttpConfiguration(base)));
+        connector.setName("http-redirect");
         connector.setHost(host);
         connector.setPort(redirectPort);
         return connector;
