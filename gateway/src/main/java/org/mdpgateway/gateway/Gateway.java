@@ -51,6 +51,7 @@ public final class Gateway implements AutoCloseable {
     private final HttpApi api;
     private final Javalin app;
     private final DemoWorkers demo;
+    private final TlsConnector tls;
     private volatile boolean draining;
     private volatile boolean closed;
 
@@ -68,6 +69,8 @@ public final class Gateway implements AutoCloseable {
         Javalin started = null;
         QueuedThreadPool httpThreads = new QueuedThreadPool(config.httpMaxThreads(), 8, 60_000);
         httpThreads.setName("JettyServerThreadPool");
+        this.tls = config.isTls()
+                ? new TlsConnector(config.tls(), config.httpHost(), config.httpPort(), config.httpRedirectPort()) : null;
         try {
             ObjectMapper mapper = new ObjectMapper();
             this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining);
@@ -79,7 +82,8 @@ public final class Gateway implements AutoCloseable {
                     server.insertHandler(new GracefulHandler());
                     server.setErrorHandler(new JettyProblems(mapper));
                     server.setStopTimeout(Math.max(1, config.drainGrace().toMillis()));
-                    // Javalin adds its connector just before the server starts; set the backlog before it opens.
+                    // Javalin adds its connectors (or ours, for TLS) just before the server starts; set
+                    // the backlog of each before it opens.
                     server.addEventListener(new LifeCycle.Listener() {
                         @Override
                         public void lifeCycleStarting(LifeCycle event) {
@@ -91,6 +95,9 @@ public final class Gateway implements AutoCloseable {
                         }
                     });
                 });
+                if (tls != null) {
+                    tls.register(javalin);
+                }
                 api.register(javalin);
             });
             app.start(config.httpHost(), config.httpPort());
@@ -117,8 +124,10 @@ public final class Gateway implements AutoCloseable {
             zmq.close();
             throw e;
         }
-        log.info("gateway listening on http://{}:{} (broker at {}{})", config.httpHost(), app.port(),
-                String.join(", ", broker.boundEndpoints()), demo != null ? ", demo services echo and count" : "");
+        log.info("gateway listening on {}://{}:{} (broker at {}{}){}", config.isTls() ? "https" : "http",
+                config.httpHost(), app.port(), String.join(", ", broker.boundEndpoints()),
+                demo != null ? ", demo services echo and count" : "",
+                httpRedirectPort() >= 0 ? "; plain HTTP on " + httpRedirectPort() + " redirects to https" : "");
     }
 
     private BrokerConfig withInproc(BrokerConfig broker) {
@@ -132,9 +141,14 @@ public final class Gateway implements AutoCloseable {
         return new Gateway(config);
     }
 
-    /** The HTTP port, resolved when the configured one was 0. */
+    /** The HTTP port (the HTTPS port with TLS), resolved when the configured one was 0. */
     public int httpPort() {
         return app.port();
+    }
+
+    /** The plain port that redirects to https, resolved when configured as 0; -1 when there is none. */
+    public int httpRedirectPort() {
+        return tls == null ? -1 : tls.redirectPort();
     }
 
     public Broker broker() {

@@ -29,6 +29,10 @@ import org.mdpgateway.broker.BrokerConfig;
  * @param httpAcceptQueue how many connections the kernel may hold for the HTTP server before it
  *     accepts them (the listen backlog; capped by {@code net.core.somaxconn}); the JVM's default of
  *     50 makes a burst of new connections wait for retransmitted SYNs
+ * @param access who may call which routes; {@link AccessPolicy#OPEN} asks no credential
+ * @param tls the HTTPS identity, or null for plain HTTP on the HTTP port
+ * @param httpRedirectPort with {@code tls}, a plain port that answers every request with a redirect to
+ *     https (0 picks a free one), or {@link #NO_REDIRECT}
  */
 public record GatewayConfig(
         BrokerConfig broker,
@@ -44,7 +48,10 @@ public record GatewayConfig(
         long maxBufferedReplyBytes,
         Duration drainGrace,
         int httpMaxThreads,
-        int httpAcceptQueue) {
+        int httpAcceptQueue,
+        AccessPolicy access,
+        TlsSettings tls,
+        int httpRedirectPort) {
 
     public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
     public static final int DEFAULT_HTTP_PORT = 8080;
@@ -60,6 +67,8 @@ public record GatewayConfig(
     /** Below this Jetty cannot run its acceptors and selectors and still serve. */
     public static final int MIN_HTTP_MAX_THREADS = 16;
     public static final int DEFAULT_HTTP_ACCEPT_QUEUE = 1024;
+    /** No plain port redirecting to https. */
+    public static final int NO_REDIRECT = -1;
 
     public GatewayConfig {
         Objects.requireNonNull(broker, "broker");
@@ -81,6 +90,18 @@ public record GatewayConfig(
         Objects.requireNonNull(drainGrace, "drainGrace");
         Require.atLeast(httpMaxThreads, MIN_HTTP_MAX_THREADS, "HTTP max threads");
         Require.positive(httpAcceptQueue, "HTTP accept queue");
+        Objects.requireNonNull(access, "access");
+        if (httpRedirectPort != NO_REDIRECT) {
+            if (tls == null) {
+                throw new IllegalArgumentException("an HTTP redirect port needs TLS (--tls-keystore) to redirect to");
+            }
+            if (httpRedirectPort < 0 || httpRedirectPort > 65535) {
+                throw new IllegalArgumentException("HTTP redirect port must be 0..65535, got " + httpRedirectPort);
+            }
+            if (httpRedirectPort != 0 && httpRedirectPort == httpPort) {
+                throw new IllegalArgumentException("the HTTP redirect port must differ from the HTTP port " + httpPort);
+            }
+        }
     }
 
     /** The defaults around {@code broker}: port 8080 on every interface, no demo workers. */
@@ -88,7 +109,7 @@ public record GatewayConfig(
         return new GatewayConfig(broker, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
                 DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS,
-                DEFAULT_HTTP_ACCEPT_QUEUE);
+                DEFAULT_HTTP_ACCEPT_QUEUE, AccessPolicy.OPEN, null, NO_REDIRECT);
     }
 
     public GatewayConfig withHttp(String host, int port) {
@@ -140,6 +161,23 @@ public record GatewayConfig(
         return edit(f -> f.httpAcceptQueue = connections);
     }
 
+    GatewayConfig withAccess(AccessPolicy policy) {
+        return edit(f -> f.access = policy);
+    }
+
+    /** HTTPS on the HTTP port with {@code settings}, and a plain redirecting port or {@link #NO_REDIRECT}. */
+    GatewayConfig withTls(TlsSettings settings, int redirectPort) {
+        return edit(f -> {
+            f.tls = settings;
+            f.httpRedirectPort = redirectPort;
+        });
+    }
+
+    /** Whether the HTTP port speaks HTTPS. */
+    public boolean isTls() {
+        return tls != null;
+    }
+
     /** A copy with what {@code change} sets; validated as a whole, so related settings change together. */
     private GatewayConfig edit(java.util.function.Consumer<Fields> change) {
         Fields f = new Fields(this);
@@ -163,6 +201,9 @@ public record GatewayConfig(
         Duration drainGrace;
         int httpMaxThreads;
         int httpAcceptQueue;
+        AccessPolicy access;
+        TlsSettings tls;
+        int httpRedirectPort;
 
         Fields(GatewayConfig c) {
             broker = c.broker;
@@ -179,12 +220,15 @@ public record GatewayConfig(
             drainGrace = c.drainGrace;
             httpMaxThreads = c.httpMaxThreads;
             httpAcceptQueue = c.httpAcceptQueue;
+            access = c.access;
+            tls = c.tls;
+            httpRedirectPort = c.httpRedirectPort;
         }
 
         GatewayConfig build() {
             return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
                     corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace,
-                    httpMaxThreads, httpAcceptQueue);
+                    httpMaxThreads, httpAcceptQueue, access, tls, httpRedirectPort);
         }
     }
 }

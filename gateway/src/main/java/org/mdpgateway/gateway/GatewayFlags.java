@@ -1,5 +1,6 @@
 package org.mdpgateway.gateway;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -93,6 +94,42 @@ final class GatewayFlags implements Callable<Integer> {
                     + "net.core.somaxconn (default: ${DEFAULT-VALUE})")
     int httpAcceptQueue = GatewayConfig.DEFAULT_HTTP_ACCEPT_QUEUE;
 
+    @Option(names = "--api-keys-file", paramLabel = "FILE",
+            description = "API keys, one '<sha256-hex of the key> <service-glob>[,<glob>...]' a line; "
+                    + "callers send 'Authorization: Bearer KEY' or 'X-Api-Key: KEY' (default: none)")
+    Path apiKeysFile;
+
+    @Option(names = "--jwt-hs256-secret-file", paramLabel = "FILE",
+            description = "accept Bearer JWTs signed HS256 with this secret, at least 32 bytes; the claim "
+                    + "mdp_services lists the service globs a token grants (default: none)")
+    Path jwtHs256SecretFile;
+
+    @Option(names = "--jwt-jwks-file", paramLabel = "FILE",
+            description = "accept Bearer JWTs signed RS256 or ES256 by a key of this JWK Set (default: none)")
+    Path jwtJwksFile;
+
+    @Option(names = "--public-metrics", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            converter = Switch.class,
+            description = "serve /metrics without a credential when credentials are configured (default: off)")
+    boolean publicMetrics;
+
+    @Option(names = "--public-docs", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
+            converter = Switch.class, description = "serve /docs and the OpenAPI document without a credential "
+                    + "when credentials are configured (default: off)")
+    boolean publicDocs;
+
+    @Option(names = "--tls-keystore", paramLabel = "FILE",
+            description = "PKCS12 key store: the HTTP port speaks HTTPS only (default: none, plain HTTP)")
+    Path tlsKeystore;
+
+    @Option(names = "--tls-keystore-password-file", paramLabel = "FILE",
+            description = "the file holding the key store's password (default: none)")
+    Path tlsKeystorePasswordFile;
+
+    @Option(names = "--http-redirect-port", paramLabel = "N",
+            description = "with TLS, a plain HTTP port that answers 308 to the https URL (default: none)")
+    Integer httpRedirectPort;
+
     @Option(names = "--demo-workers", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             converter = CommandLines.Switch.class, description = "run the demo services echo and count in process (default: off)")
     boolean demoWorkers;
@@ -145,6 +182,20 @@ final class GatewayFlags implements Callable<Integer> {
         atLeast("--drain-grace-ms", drainGraceMs, 0);
         atLeast("--http-max-threads", httpMaxThreads, GatewayConfig.MIN_HTTP_MAX_THREADS);
         atLeast("--http-accept-queue", httpAcceptQueue, 1);
+        AccessPolicy access = access();
+        TlsSettings tls = tls();
+        int redirect = GatewayConfig.NO_REDIRECT;
+        if (httpRedirectPort != null) {
+            if (tls == null) {
+                throw CommandLines.usageError(command, "--http-redirect-port needs --tls-keystore: it redirects to https");
+            }
+            atLeast("--http-redirect-port", httpRedirectPort, 0);
+            if (httpRedirectPort > 65535) {
+                throw CommandLines.usageError(command, "--http-redirect-port must be at most 65535, got "
+                        + httpRedirectPort);
+            }
+            redirect = httpRedirectPort;
+        }
         try {
             return GatewayConfig.defaults(brokerConfig)
                     .withHttp(httpHost, httpPort)
@@ -156,9 +207,47 @@ final class GatewayFlags implements Callable<Integer> {
                     .withDrainGrace(Duration.ofMillis(drainGraceMs))
                     .withHttpMaxThreads(httpMaxThreads)
                     .withHttpAcceptQueue(httpAcceptQueue)
+                    .withAccess(access)
+                    .withTls(tls, redirect)
                     .withDemoWorkers(demoWorkers);
         } catch (IllegalArgumentException e) {
             throw CommandLines.usageError(command, e.getMessage());
+        }
+    }
+
+    /** The credential sources, read now: a file that is missing or wrong stops the gateway here. */
+    private AccessPolicy access() {
+        if (jwtHs256SecretFile != null && jwtJwksFile != null) {
+            throw CommandLines.usageError(command, "--jwt-hs256-secret-file and --jwt-jwks-file exclude each other");
+        }
+        AccessPolicy policy = AccessPolicy.OPEN.withPublic(publicMetrics, publicDocs);
+        if (apiKeysFile != null) {
+            policy = policy.withApiKeys(fromFile("--api-keys-file", () -> ApiKeys.load(apiKeysFile)));
+        }
+        if (jwtHs256SecretFile != null) {
+            policy = policy.withJwt(fromFile("--jwt-hs256-secret-file", () -> JwtVerifier.hs256(jwtHs256SecretFile)));
+        }
+        if (jwtJwksFile != null) {
+            policy = policy.withJwt(fromFile("--jwt-jwks-file", () -> JwtVerifier.jwks(jwtJwksFile)));
+        }
+        return policy;
+    }
+
+    private TlsSettings tls() {
+        if (tlsKeystore == null && tlsKeystorePasswordFile == null) {
+            return null;
+        }
+        if (tlsKeystore == null || tlsKeystorePasswordFile == null) {
+            throw CommandLines.usageError(command, "--tls-keystore and --tls-keystore-password-file go together");
+        }
+        return fromFile("--tls-keystore", () -> TlsSettings.load(tlsKeystore, tlsKeystorePasswordFile));
+    }
+
+    private <T> T fromFile(String flag, java.util.function.Supplier<T> load) {
+        try {
+            return load.get();
+        } catch (IllegalArgumentException e) {
+            throw CommandLines.usageError(command, flag + ": " + e.getMessage());
         }
     }
 

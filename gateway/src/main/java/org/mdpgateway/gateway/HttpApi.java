@@ -45,6 +45,7 @@ final class HttpApi {
     private final ObjectMapper mapper;
     private final ExecutorService writers;
     private final BooleanSupplier draining;
+    private final HttpAuth auth;
     private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
 
     HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
@@ -55,6 +56,7 @@ final class HttpApi {
         this.mapper = mapper;
         this.writers = writers;
         this.draining = draining;
+        this.auth = new HttpAuth(config.access());
     }
 
     void register(JavalinConfig javalin) {
@@ -71,6 +73,7 @@ final class HttpApi {
             })));
         }
         javalin.routes.before(this::assignRequestId);
+        auth.register(javalin);
         javalin.routes.post("/services/<name>", this::postService);
         javalin.routes.get("/services/<name>", this::getService);
         javalin.routes.head("/services/<name>", this::getService);
@@ -149,6 +152,7 @@ final class HttpApi {
     private void postService(Context ctx) {
         String requestId = requestId(ctx);
         String service = serviceName(ctx);
+        auth.authorize(ctx, service);
         if (draining.getAsBoolean()) {
             throw new ProblemException(ProblemType.SHUTTING_DOWN.problem(
                     "the gateway is stopping and takes no new requests", requestId, service));
@@ -234,6 +238,7 @@ final class HttpApi {
     private void getService(Context ctx) {
         String requestId = requestId(ctx);
         String service = serviceName(ctx);
+        auth.authorize(ctx, service);
         boolean mmiName = MdpProtocol.isMmiService(service);
         // 8/MMI: ask mmi.service about a service; for an mmi. name ask that service itself, which
         // answers 501 when the broker does not implement it.
@@ -290,10 +295,14 @@ final class HttpApi {
     // ---- GET /services, health, metrics --------------------------------------------------------
 
     private void listServices(Context ctx) {
+        ServiceScope scope = auth.scope(ctx);
         ctx.future(() -> broker.stats().thenAcceptAsync(stats -> {
             ObjectNode root = mapper.createObjectNode();
             ArrayNode services = root.putArray("services");
             for (ServiceStats s : stats) {
+                if (!scope.covers(s.service())) {
+                    continue; // a caller sees only the services its credential covers
+                }
                 ObjectNode node = services.addObject();
                 node.put("name", s.service());
                 ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());

@@ -13,6 +13,8 @@ enum ProblemType {
     BAD_TIMEOUT(400, "bad-timeout", "Bad timeout", false),
     BAD_FRAMES(400, "bad-frames", "Malformed frames envelope", false),
     BAD_SERVICE_NAME(400, "bad-service-name", "Bad service name", false),
+    UNAUTHORIZED(401, "unauthorized", "Unauthorized", false),
+    FORBIDDEN(403, "forbidden", "Forbidden", false),
     NOT_FOUND(404, "not-found", "Not found", false),
     NO_SUCH_SERVICE(404, "no-such-service", "No worker for this service", false),
     METHOD_NOT_ALLOWED(405, "method-not-allowed", "Method not allowed", false),

@@ -14,7 +14,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.OctetSequenceKeyGenerator;
+import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.mdpgateway.broker.BrokerConfig;
 import org.mdpgateway.broker.BrokerFlags;
 import picocli.CommandLine;
@@ -275,6 +281,129 @@ class GatewayFlagsTest {
         commandLine.setOut(new PrintWriter(out));
         assertEquals(0, commandLine.execute("-h"));
         assertTrue(out.toString().startsWith("Usage: java -jar mdp-gateway.jar [options]"), out.toString());
+    }
+
+    // ---- credentials and TLS ------------------------------------------------------------------
+
+    @TempDir
+    Path tmp;
+
+    private static String refusal(String[] args, Map<String, String> env) {
+        return assertThrows(ParameterException.class, () -> GatewayFlags.parse(args, env)).getMessage();
+    }
+
+    private static String refusal(String... args) {
+        return refusal(args, Map.of());
+    }
+
+    @Test
+    void withoutCredentialFlags_nothingIsAsked_andThePortIsPlain() {
+        GatewayConfig c = GatewayFlags.parse(new String[0], Map.of()).config();
+        assertFalse(c.access().requiresCredentials());
+        assertFalse(c.isTls());
+        assertEquals(GatewayConfig.NO_REDIRECT, c.httpRedirectPort());
+    }
+
+    @Test
+    void apiKeysFile_isRead_fromTheFlagOrItsTwin() throws Exception {
+        Path keys = TestCredentials.write(tmp.resolve("keys"), "# ops\n\n" + TestCredentials.keyLine("a", "echo")
+                + " # the echo client\n" + TestCredentials.keyLine("b", "payments.*,echo") + "\n");
+        GatewayConfig c = GatewayFlags.parse(new String[] {"--api-keys-file", keys.toString()}, Map.of()).config();
+        assertEquals(2, c.access().apiKeys().size());
+        assertTrue(c.access().apiKeys().lookup("b").orElseThrow().covers("payments.refund"));
+        assertTrue(c.access().apiKeys().lookup("c").isEmpty());
+        c = GatewayFlags.parse(new String[0], Map.of("MDPGW_API_KEYS_FILE", keys.toString())).config();
+        assertEquals(2, c.access().apiKeys().size());
+    }
+
+    @Test
+    void apiKeysFile_thatIsMissingMalformedOrEmpty_stopsStartup_namingFileAndLine() throws Exception {
+        Path keys = TestCredentials.write(tmp.resolve("keys"), "# ops\n" + TestCredentials.keyLine("a", "echo")
+                + "\nnot-a-hash echo\n");
+        String message = refusal("--api-keys-file", keys.toString());
+        assertTrue(message.startsWith("--api-keys-file: " + keys + " line 3: "), message);
+        TestCredentials.write(keys, TestCredentials.keyLine("a", "echo") + " extra\n");
+        assertTrue(refusal("--api-keys-file", keys.toString()).contains(keys + " line 1"));
+        TestCredentials.write(keys, TestCredentials.keyLine("a", "echo,,count") + "\n");
+        assertTrue(refusal("--api-keys-file", keys.toString()).contains("empty service glob"));
+        TestCredentials.write(keys, "# nobody yet\n\n");
+        assertTrue(refusal("--api-keys-file", keys.toString()).contains("has no key"));
+        message = refusal(new String[0], Map.of("MDPGW_API_KEYS_FILE", tmp.resolve("absent").toString()));
+        assertTrue(message.startsWith("--api-keys-file: cannot read the API keys file " + tmp.resolve("absent")),
+                message);
+    }
+
+    @Test
+    void jwtSecretFile_isRead_andAShortOneIsRefused() throws Exception {
+        Path secret = TestCredentials.write(tmp.resolve("secret"), "0123456789abcdef0123456789abcdef\n");
+        GatewayConfig c = GatewayFlags.parse(new String[] {"--jwt-hs256-secret-file", secret.toString()}, Map.of())
+                .config();
+        assertTrue(c.access().jwt() != null && c.access().requiresCredentials());
+        c = GatewayFlags.parse(new String[0], Map.of("MDPGW_JWT_HS256_SECRET_FILE", secret.toString())).config();
+        assertTrue(c.access().jwt() != null);
+        TestCredentials.write(secret, "0123456789abcdef0123456789abcde\n");
+        String message = refusal("--jwt-hs256-secret-file", secret.toString());
+        assertTrue(message.startsWith("--jwt-hs256-secret-file: the JWT secret in " + secret + " is 31 bytes"), message);
+        assertTrue(refusal("--jwt-hs256-secret-file", tmp.resolve("absent").toString())
+                .contains("cannot read the JWT secret file"));
+    }
+
+    @Test
+    void jwksFile_isRead_andOneWithoutPublicKeysIsRefused() throws Exception {
+        RSAKey rsa = new RSAKeyGenerator(2048).keyID("k").generate();
+        Path jwks = TestCredentials.write(tmp.resolve("jwks.json"), new JWKSet(rsa.toPublicJWK()).toString());
+        assertTrue(GatewayFlags.parse(new String[] {"--jwt-jwks-file", jwks.toString()}, Map.of()).config()
+                .access().jwt() != null);
+        assertTrue(GatewayFlags.parse(new String[0], Map.of("MDPGW_JWT_JWKS_FILE", jwks.toString())).config()
+                .access().jwt() != null);
+        Path secret = TestCredentials.write(tmp.resolve("secret"), "0123456789abcdef0123456789abcdef");
+        assertTrue(refusal("--jwt-jwks-file", jwks.toString(), "--jwt-hs256-secret-file", secret.toString())
+                .contains("exclude each other"));
+        Path symmetric = TestCredentials.write(tmp.resolve("oct.json"),
+                new JWKSet(new OctetSequenceKeyGenerator(256).generate()).toString(false));
+        assertTrue(refusal("--jwt-jwks-file", symmetric.toString()).contains("has no RSA or EC public key"));
+        Path notJwks = TestCredentials.write(tmp.resolve("not.json"), "{\"keys\": 7}");
+        String message = refusal("--jwt-jwks-file", notJwks.toString());
+        assertTrue(message.startsWith("--jwt-jwks-file: the file " + notJwks + " is not a JWK Set"), message);
+    }
+
+    @Test
+    void publicSwitches_onTheCommandLineAndInTheEnvironment() {
+        GatewayConfig c = GatewayFlags.parse(new String[] {"--public-metrics", "--public-docs"}, Map.of()).config();
+        assertTrue(c.access().publicMetrics() && c.access().publicDocs());
+        c = GatewayFlags.parse(new String[0], Map.of("MDPGW_PUBLIC_METRICS", "1", "MDPGW_PUBLIC_DOCS", "yes")).config();
+        assertTrue(c.access().publicMetrics() && c.access().publicDocs());
+        c = GatewayFlags.parse(new String[0], Map.of()).config();
+        assertFalse(c.access().publicMetrics() || c.access().publicDocs());
+    }
+
+    @Test
+    void tlsFlags_openTheKeyStore_andRefuseWhatCannotWork() throws Exception {
+        Path store = TestCredentials.keystore(tmp);
+        Path password = TestCredentials.passwordFile(tmp);
+        GatewayConfig c = GatewayFlags.parse(new String[] {"--tls-keystore", store.toString(),
+            "--tls-keystore-password-file", password.toString(), "--http-redirect-port", "8081"}, Map.of()).config();
+        assertTrue(c.isTls());
+        assertEquals(8081, c.httpRedirectPort());
+        c = GatewayFlags.parse(new String[0], Map.of("MDPGW_TLS_KEYSTORE", store.toString(),
+                "MDPGW_TLS_KEYSTORE_PASSWORD_FILE", password.toString(), "MDPGW_HTTP_REDIRECT_PORT", "0")).config();
+        assertTrue(c.isTls());
+        assertEquals(0, c.httpRedirectPort());
+
+        Path wrong = TestCredentials.write(tmp.resolve("wrong"), "not the password\n");
+        String message = refusal("--tls-keystore", store.toString(), "--tls-keystore-password-file", wrong.toString());
+        assertTrue(message.startsWith("--tls-keystore: cannot open the PKCS12 key store " + store), message);
+        assertTrue(refusal("--tls-keystore", store.toString()).contains("go together"));
+        assertTrue(refusal("--tls-keystore-password-file", password.toString()).contains("go together"));
+        assertTrue(refusal("--tls-keystore", tmp.resolve("absent.p12").toString(), "--tls-keystore-password-file",
+                password.toString()).contains("absent.p12"));
+        assertTrue(refusal("--tls-keystore", store.toString(), "--tls-keystore-password-file",
+                tmp.resolve("absent").toString()).contains("cannot read the key store password file"));
+        assertTrue(refusal("--http-redirect-port", "8081").contains("needs --tls-keystore"));
+        assertTrue(refusal("--tls-keystore", store.toString(), "--tls-keystore-password-file", password.toString(),
+                "--http-redirect-port", "-1").contains("--http-redirect-port must be at least 0"));
+        assertTrue(refusal("--tls-keystore", store.toString(), "--tls-keystore-password-file", password.toString(),
+                "--http-redirect-port", "8080").contains("must differ from the HTTP port"));
     }
 
     private static Set<String> optionNames(CommandLine commandLine) {
