@@ -1,5 +1,7 @@
 package org.mdpgateway.bench;
 
+import org.mdpgateway.mdp.security.CurveClientKeys;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -34,8 +36,13 @@ final class RawPeers {
         private volatile boolean stopped;
 
         Workers(String endpoint, Shape shape, String service, int count) {
+            this(endpoint, shape, service, count, null);
+        }
+
+        /** @param curve null for NULL connections */
+        Workers(String endpoint, Shape shape, String service, int count, CurveClientKeys curve) {
             for (int i = 0; i < count; i++) {
-                ZMQ.Socket socket = dealer(context, endpoint);
+                ZMQ.Socket socket = dealer(context, endpoint, curve);
                 Thread t = new Thread(() -> serve(socket, shape, service), "raw-worker-" + service + "-" + i);
                 t.setDaemon(true);
                 threads.add(t);
@@ -101,8 +108,15 @@ final class RawPeers {
         private final byte[] service;
         private final byte[] body;
         private final ZMQ.Socket[] sockets;
+        private final CurveClientKeys curve;
 
         Clients(String endpoint, Shape shape, String service, int count, byte[] body) {
+            this(endpoint, shape, service, count, body, null);
+        }
+
+        /** @param curve null for NULL connections */
+        Clients(String endpoint, Shape shape, String service, int count, byte[] body, CurveClientKeys curve) {
+            this.curve = curve;
             this.endpoint = endpoint;
             this.shape = shape;
             this.service = service.getBytes(StandardCharsets.UTF_8);
@@ -119,7 +133,7 @@ final class RawPeers {
          */
         private ZMQ.Socket connectedAndAnswered() {
             for (int attempt = 0; attempt < 20; attempt++) {
-                ZMQ.Socket socket = dealer(context, endpoint);
+                ZMQ.Socket socket = dealer(context, endpoint, curve);
                 socket.setReceiveTimeOut(2000);
                 try {
                     if (call(socket)) {
@@ -165,8 +179,11 @@ final class RawPeers {
         }
     }
 
-    static ZMQ.Socket dealer(ZContext context, String endpoint) {
+    static ZMQ.Socket dealer(ZContext context, String endpoint, CurveClientKeys curve) {
         ZMQ.Socket socket = context.createSocket(SocketType.DEALER);
+        if (curve != null) {
+            curve.applyTo(socket);
+        }
         socket.setLinger(0);
         socket.setHandshakeIvl(1000);
         socket.setRcvHWM(0);

@@ -1,5 +1,8 @@
 package org.mdpgateway.bench;
 
+import org.mdpgateway.mdp.security.CurveCertificate;
+import org.mdpgateway.mdp.security.CurveClientKeys;
+
 import org.mdpgateway.mdp.worker.MdpWorker;
 import org.mdpgateway.mdp.client.MdpClient;
 import org.mdpgateway.mdp.Body;
@@ -21,7 +24,8 @@ import java.util.Set;
  * one gateway, one process of workers and one bare Javalin for the HTTP paths.
  */
 final class Scenarios implements AutoCloseable {
-    static final List<String> NAMES = List.of("broker-seq", "broker-16", "broker-64k", "libs-seq", "libs-16",
+    static final List<String> NAMES = List.of("broker-seq", "broker-16", "broker-64k", "broker-curve", "libs-seq",
+            "libs-16",
             "gateway-demo", "gateway-8w", "gateway-sse", "gateway-idle-streams");
     private static final byte[] SMALL = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
             .getBytes(StandardCharsets.US_ASCII);
@@ -94,6 +98,8 @@ final class Scenarios implements AutoCloseable {
                     r -> ratioAtLeast(r, 0.9) && cpuAtMost(r, 1.3), "ratio >= 0.9, cpu <= 1.3x the relay's");
             case "broker-64k" -> pair(name, "req", rawThroughBroker("64k", 1, BIG), rawThroughRelay("64k", 1, BIG),
                     r -> ratioAtLeast(r, 0.8), "ratio >= 0.8");
+            case "broker-curve" -> pair(name, "req", rawThroughCurveBroker(), rawThroughBroker("seq", 1, SMALL),
+                    r -> true, null);
             case "libs-seq" -> pair(name, "req", libs(1), rawThroughBroker("seq", 1, SMALL),
                     r -> ratioAtLeast(r, 0.8), "ratio >= 0.8 of raw peers");
             case "libs-16" -> pair(name, "req", libs(16), rawThroughBroker("16", 16, SMALL),
@@ -231,6 +237,37 @@ final class Scenarios implements AutoCloseable {
             RawPeers.Clients c = closing(new RawPeers.Clients(brokerEndpoint, RawPeers.Shape.MDP, "echo", clients, body));
             return window -> Side.measured(List.of(broker.pid()), -1,
                     () -> Side.of(ClosedLoop.run(clients, window, c::operation)));
+        });
+    }
+
+    /**
+     * Sequential raw peers through a second broker that speaks CURVE, every peer with an allowed key;
+     * its limit is the same through the NULL broker: what CURVE costs a round trip.
+     */
+    private Side rawThroughCurveBroker() {
+        return sides.computeIfAbsent("curve-broker", k -> {
+            startZmqRig();
+            try {
+                Path keys = java.nio.file.Files.createTempDirectory("mdp-bench-curve");
+                Path allowed = java.nio.file.Files.createDirectories(keys.resolve("allowed"));
+                CurveCertificate brokerCert = CurveCertificate.generate();
+                brokerCert.writeTo(keys, "broker");
+                CurveCertificate peer = CurveCertificate.generate();
+                java.nio.file.Files.copy(peer.writeTo(keys, "peer")[0], allowed.resolve("peer.key"));
+                CurveClientKeys curve = new CurveClientKeys(brokerCert.publicKey(), peer);
+                int port = Child.freePort();
+                String endpoint = "tcp://127.0.0.1:" + port;
+                Child curveBroker = closing(Child.java("curve-broker", logs, "org.mdpgateway.broker.BrokerMain",
+                        List.of("--bind", "tcp://*:" + port, "--curve-secret-key-file",
+                                keys.resolve("broker.key_secret").toString(), "--curve-allowed-dir",
+                                allowed.toString()))).awaitPort(port, Duration.ofSeconds(20));
+                closing(new RawPeers.Workers(endpoint, RawPeers.Shape.MDP, "echo", 4, curve));
+                RawPeers.Clients c = closing(new RawPeers.Clients(endpoint, RawPeers.Shape.MDP, "echo", 1, SMALL, curve));
+                return window -> Side.measured(List.of(curveBroker.pid()), -1,
+                        () -> Side.of(ClosedLoop.run(1, window, c::operation)));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         });
     }
 

@@ -109,12 +109,12 @@ final class GatewayFlags implements Callable<Integer> {
     Path jwtJwksFile;
 
     @Option(names = "--public-metrics", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            converter = Switch.class,
+            converter = CommandLines.Switch.class,
             description = "serve /metrics without a credential when credentials are configured (default: off)")
     boolean publicMetrics;
 
     @Option(names = "--public-docs", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
-            converter = Switch.class, description = "serve /docs and the OpenAPI document without a credential "
+            converter = CommandLines.Switch.class, description = "serve /docs and the OpenAPI document without a credential "
                     + "when credentials are configured (default: off)")
     boolean publicDocs;
 

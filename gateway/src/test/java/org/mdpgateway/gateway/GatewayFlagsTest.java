@@ -413,4 +413,15 @@ class GatewayFlagsTest {
         }
         return names;
     }
+
+    @Test
+    void keygen_isASubcommandOfTheGatewayToo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        CommandLine commandLine = GatewayFlags.commandLine(new GatewayFlags(), Map.of());
+        commandLine.setOut(new java.io.PrintWriter(new java.io.StringWriter()));
+        assertEquals(0, commandLine.execute("keygen", "gw", dir.toString()));
+        org.mdpgateway.mdp.security.CurveCertificate pair =
+                org.mdpgateway.mdp.security.CurveCertificate.loadSecret(dir.resolve("gw.key_secret"));
+        assertEquals(pair.publicKey(),
+                org.mdpgateway.mdp.security.CurveCertificate.load(dir.resolve("gw.key")).publicKey());
+    }
 }

@@ -98,6 +98,17 @@ class OpenApiDocumentLintTest {
                     + section + "/" + name);
             used.add(section + "/" + name);
         }
+        // Security schemes are referred to by name from the security requirements, not by $ref.
+        List<JsonNode> requirements = new ArrayList<>();
+        requirements.add(document.path("security"));
+        document.path("paths").forEach(item -> item.forEach(op -> requirements.add(op.path("security"))));
+        for (JsonNode requirement : requirements) {
+            requirement.forEach(alternative -> alternative.fieldNames().forEachRemaining(name -> {
+                assertTrue(document.path("components").path("securitySchemes").has(name),
+                        "security requirement names a missing scheme " + name);
+                used.add("securitySchemes/" + name);
+            }));
+        }
         Set<String> unused = new TreeSet<>();
         document.path("components").fields().forEachRemaining(section -> section.getValue().fieldNames()
                 .forEachRemaining(name -> {
