@@ -26,6 +26,13 @@ public final class RawRouterPeer implements AutoCloseable {
         endpoint = "tcp://127.0.0.1:" + port;
     }
 
+    /** Bound to {@code tcp://host:port}: two peers on different loopback addresses may share a port. */
+    public RawRouterPeer(String host, int port) {
+        router.setLinger(0);
+        endpoint = "tcp://" + host + ":" + port;
+        router.bind(endpoint);
+    }
+
     public String endpoint() {
         return endpoint;
     }

@@ -34,20 +34,25 @@ final class BlockingCalls {
     static final int CLOSED_CHECK_MILLIS = 200;
 
     private final ZContext context;
+    private final BrokerRotation brokers;
     private final String endpoint;
     private final Duration handshakeTimeout;
     private final CurveClientKeys curve;
     private final int maxAttempts;
     private final int maxIdle;
     private final BooleanSupplier closed;
-    private final ConcurrentLinkedDeque<ZMQ.Socket> idle = new ConcurrentLinkedDeque<>();
+    /** Idle sockets for each broker, by its index in the rotation. */
+    private final List<ConcurrentLinkedDeque<ZMQ.Socket>> idle = new ArrayList<>();
     private final AtomicInteger idleCount = new AtomicInteger();
 
-    BlockingCalls(ZContext context, String endpoint, Duration handshakeTimeout, CurveClientKeys curve, int maxAttempts,
-            int maxIdle,
-            BooleanSupplier closed) {
+    BlockingCalls(ZContext context, BrokerRotation brokers, Duration handshakeTimeout, CurveClientKeys curve,
+            int maxAttempts, int maxIdle, BooleanSupplier closed) {
         this.context = context;
-        this.endpoint = endpoint;
+        this.brokers = brokers;
+        this.endpoint = String.join(",", brokers.endpoints());
+        for (int i = 0; i < brokers.size(); i++) {
+            idle.add(new ConcurrentLinkedDeque<>());
+        }
         this.handshakeTimeout = handshakeTimeout;
         this.curve = curve;
         this.maxAttempts = maxAttempts;
@@ -57,7 +62,9 @@ final class BlockingCalls {
 
     Reply request(ClientCommand.Request request, Duration timeout) {
         long timeoutNanos = timeout.toNanos();
-        ZMQ.Socket socket = take();
+        int start = brokers.start();
+        int broker = start;
+        ZMQ.Socket socket = take(broker);
         List<Body> partials = null;
         int attempts = 0;
         try {
@@ -84,7 +91,7 @@ final class BlockingCalls {
                         }
                         partials.add(reply.body());
                     } else if (reply instanceof ClientCommand.Final) {
-                        giveBack(socket);
+                        giveBack(socket, broker);
                         socket = null;
                         return new Reply(request.service(), partials == null ? List.of() : partials, reply.body());
                     }
@@ -93,8 +100,9 @@ final class BlockingCalls {
                 if (received > 0 || attempts >= maxAttempts) {
                     throw new RequestTimeoutException(request.service(), timeout, attempts, received);
                 }
-                // 18/MDP: close the socket, open a new one and resend.
-                socket = replace(socket);
+                // 18/MDP: close the socket, open a new one and resend; with several brokers, on the next.
+                broker = (start + attempts) % brokers.size();
+                socket = replace(socket, broker);
             }
         } catch (ZMQException e) {
             if (closed.getAsBoolean()) { // the context ended under a wait
@@ -119,35 +127,36 @@ final class BlockingCalls {
         }
     }
 
-    private ZMQ.Socket take() {
+    private ZMQ.Socket take(int broker) {
         checkOpen();
-        ZMQ.Socket socket = idle.pollFirst();
+        ZMQ.Socket socket = idle.get(broker).pollFirst();
         if (socket == null) {
-            return open();
+            return open(broker);
         }
         idleCount.decrementAndGet();
         MdpClient.dropStale(socket);
         return socket;
     }
 
-    private ZMQ.Socket replace(ZMQ.Socket socket) {
+    private ZMQ.Socket replace(ZMQ.Socket socket, int broker) {
         socket.close();
         checkOpen();
-        return open();
+        return open(broker);
     }
 
-    private ZMQ.Socket open() {
+    private ZMQ.Socket open(int broker) {
         // Not created through the ZContext, which would close it under its caller on close.
-        return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER), endpoint, handshakeTimeout, curve);
+        return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER),
+                brokers.endpoints().get(broker), handshakeTimeout, curve);
     }
 
-    private void giveBack(ZMQ.Socket socket) {
+    private void giveBack(ZMQ.Socket socket, int broker) {
         if (idleCount.incrementAndGet() > maxIdle) {
             idleCount.decrementAndGet();
             socket.close();
             return;
         }
-        idle.addFirst(socket);
+        idle.get(broker).addFirst(socket);
         if (closed.getAsBoolean()) {
             closeIdle(); // closed meanwhile: whoever closed may have emptied the pool already
         }
@@ -155,10 +164,12 @@ final class BlockingCalls {
 
     /** Closes the idle sockets; busy ones are closed by their callers. */
     void closeIdle() {
-        ZMQ.Socket socket;
-        while ((socket = idle.pollFirst()) != null) {
-            idleCount.decrementAndGet();
-            socket.close();
+        for (ConcurrentLinkedDeque<ZMQ.Socket> pool : idle) {
+            ZMQ.Socket socket;
+            while ((socket = pool.pollFirst()) != null) {
+                idleCount.decrementAndGet();
+                socket.close();
+            }
         }
     }
 }

@@ -36,14 +36,16 @@ import org.zeromq.ZMQException;
 import zmq.ZError;
 
 /**
- * An MDP/Client for one broker endpoint (18/MDP). Thread safe: any number of threads may call it at
- * once.
+ * An MDP/Client (18/MDP) for one broker, or several. Thread safe: any number of threads may call it
+ * at once.
  *
  * <p>MDP/Client allows one outstanding request per socket, so the client keeps a DEALER socket per
  * request in flight, taken from a pool of idle ones, all owned by one I/O thread. When no reply
  * arrives within the timeout, it follows the strategy 18/MDP recommends: it closes that socket, opens
  * a new one and resends, and fails the request after the configured number of attempts. A request
- * whose PARTIALs have started to arrive is never resent, since that would repeat output.
+ * whose PARTIALs have started to arrive is never resent, since that would repeat output. Given
+ * several brokers, requests start on them in turn and each resend goes to the next one: failover is
+ * the client's job (18/MDP, Reliability).
  *
  * <p>Threads: the sockets, the calls in flight and the pool belong to the I/O thread; a calling thread
  * hands it a call through the {@link EventLoop}'s queue and waits on the call's future. A blocking
@@ -61,6 +63,7 @@ public final class MdpClient implements AutoCloseable {
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
 
     private final String endpoint;
+    private final BrokerRotation brokers;
     private final Duration defaultTimeout;
     private final int maxAttempts;
     private final int maxInFlight;
@@ -79,7 +82,8 @@ public final class MdpClient implements AutoCloseable {
     private volatile boolean loopEnded;
 
     // Owned by the I/O thread.
-    private final ArrayDeque<Conn> idleSockets = new ArrayDeque<>();
+    /** Idle sockets for each broker, by the broker's index in the rotation. */
+    private final ArrayDeque<Conn>[] idleSockets;
     /** The calls with a socket, the first {@link #activeCount}; see {@link Call#activeIndex}. */
     private Call[] active = new Call[16];
     private int activeCount;
@@ -88,7 +92,14 @@ public final class MdpClient implements AutoCloseable {
     private final ArrayDeque<Call> waiting = new ArrayDeque<>();
 
     private MdpClient(Builder b) {
-        this.endpoint = b.endpoint;
+        this.brokers = new BrokerRotation(b.endpoints);
+        @SuppressWarnings("unchecked")
+        ArrayDeque<Conn>[] pools = new ArrayDeque[brokers.size()];
+        for (int i = 0; i < pools.length; i++) {
+            pools[i] = new ArrayDeque<>();
+        }
+        this.idleSockets = pools;
+        this.endpoint = String.join(",", brokers.endpoints());
         this.defaultTimeout = b.timeout;
         this.maxAttempts = b.attempts;
         this.maxInFlight = b.maxInFlight;
@@ -99,7 +110,7 @@ public final class MdpClient implements AutoCloseable {
         this.context = b.context == null ? SharedContext.get() : b.context;
         // With a clock of its own (a test's), every request goes through the I/O thread, which reads it.
         this.blockingCalls = b.tickerGiven ? null
-                : new BlockingCalls(context, endpoint, handshakeTimeout, curve, maxAttempts, maxIdleSockets, () -> closed);
+                : new BlockingCalls(context, brokers, handshakeTimeout, curve, maxAttempts, maxIdleSockets, () -> closed);
         this.ioThread = new Thread(this::runLoop, "mdp-client-" + endpoint);
         this.ioThread.setDaemon(true);
         this.ioThread.start();
@@ -112,9 +123,15 @@ public final class MdpClient implements AutoCloseable {
     }
 
     public static Builder builder(String endpoint) {
-        return new Builder(endpoint);
+        return new Builder(List.of(Objects.requireNonNull(endpoint, "endpoint")));
     }
 
+    /** A client of every broker of {@code endpoints}; see the class comment for how it uses them. */
+    public static Builder builder(List<String> endpoints) {
+        return new Builder(Objects.requireNonNull(endpoints, "endpoints"));
+    }
+
+    /** The broker endpoint, or the brokers' endpoints separated by commas. */
     public String endpoint() {
         return endpoint;
     }
@@ -278,7 +295,9 @@ public final class MdpClient implements AutoCloseable {
                 call.future.completeExceptionally(reason);
                 discard(call.conn);
             }
-            idleSockets.forEach(MdpClient::discard);
+            for (ArrayDeque<Conn> pool : idleSockets) {
+                pool.forEach(MdpClient::discard);
+            }
             for (Call call : waiting) {
                 call.future.completeExceptionally(reason);
             }
@@ -343,7 +362,8 @@ public final class MdpClient implements AutoCloseable {
      */
     private Conn takeSocketOrFail(Call call) {
         try {
-            return takeSocket();
+            call.firstBroker = brokers.start();
+            return takeSocket(call.firstBroker);
         } catch (ZMQException | ZError.IOException e) {
             call.future.completeExceptionally(cannotOpenSocket(e));
             return null;
@@ -386,7 +406,7 @@ public final class MdpClient implements AutoCloseable {
             RuntimeException cannotOpen = null;
             if (call.partialsReceived == 0 && call.attempts < maxAttempts) {
                 try {
-                    fresh = newSocket();
+                    fresh = newSocket(brokerOfNextAttempt(call));
                 } catch (ZMQException | ZError.IOException e) {
                     cannotOpen = e;
                 }
@@ -540,28 +560,34 @@ public final class MdpClient implements AutoCloseable {
         return earliest <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(earliest) + 1;
     }
 
-    private Conn takeSocket() {
-        Conn conn = idleSockets.poll();
+    private Conn takeSocket(int broker) {
+        Conn conn = idleSockets[broker].poll();
         if (conn == null) {
-            return newSocket();
+            return newSocket(broker);
         }
         dropStale(conn);
         return conn;
     }
 
-    private Conn newSocket() {
-        ZMQ.Socket socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout, curve);
-        Conn conn = new Conn(socket);
+    private Conn newSocket(int broker) {
+        ZMQ.Socket socket = MdpSockets.connectDealer(context, brokers.endpoints().get(broker), handshakeTimeout,
+                curve);
+        Conn conn = new Conn(socket, broker);
         conn.registration = loop.register(socket, ZMQ.Poller.POLLIN, conn);
         return conn;
     }
 
     private void releaseSocket(Conn conn) {
-        if (idleSockets.size() < maxIdleSockets) {
-            idleSockets.push(conn);
+        if (idleSockets[conn.broker].size() < maxIdleSockets) {
+            idleSockets[conn.broker].push(conn);
         } else {
             discard(conn);
         }
+    }
+
+    /** The broker (its index) of the call's next attempt. */
+    private int brokerOfNextAttempt(Call call) {
+        return brokers.size() == 1 ? 0 : (call.firstBroker + call.attempts) % brokers.size();
     }
 
     private static void discard(Conn conn) {
@@ -586,6 +612,8 @@ public final class MdpClient implements AutoCloseable {
         /** Where the call is in {@code active}, or -1. */
         int activeIndex = -1;
         int attempts;
+        /** The broker its first attempt went to; each resend goes to the next. */
+        int firstBroker;
         int partialsReceived;
         long deadline;
 
@@ -609,12 +637,15 @@ public final class MdpClient implements AutoCloseable {
      */
     private static final class Conn {
         final ZMQ.Socket socket;
+        /** The index of its broker in the rotation. */
+        final int broker;
         EventLoop.Registration registration;
         Call call;
         boolean closed;
 
-        Conn(ZMQ.Socket socket) {
+        Conn(ZMQ.Socket socket, int broker) {
             this.socket = socket;
+            this.broker = broker;
         }
     }
 
@@ -624,7 +655,7 @@ public final class MdpClient implements AutoCloseable {
 
     /** Settings for an {@link MdpClient}. */
     public static final class Builder {
-        private final String endpoint;
+        private final List<String> endpoints;
         private Duration timeout = Duration.ofMillis(2500);
         private int attempts = 3;
         private int maxInFlight = 1024;
@@ -635,8 +666,11 @@ public final class MdpClient implements AutoCloseable {
         private CurveClientKeys curve;
         private ZContext context;
 
-        private Builder(String endpoint) {
-            this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+        private Builder(List<String> endpoints) {
+            this.endpoints = List.copyOf(endpoints);
+            if (this.endpoints.isEmpty()) {
+                throw new IllegalArgumentException("a client needs at least one broker endpoint");
+            }
         }
 
         /** How long one attempt waits for the FINAL before the request is resent. Default 2500 ms. */

@@ -1,54 +1,73 @@
 package org.mdpgateway.mdp.worker;
 
-import org.mdpgateway.mdp.security.CurveClientKeys;
-
-import org.mdpgateway.mdp.internal.Require;
-
-import org.mdpgateway.mdp.MalformedMessageException;
-import org.mdpgateway.mdp.MdpCodec;
-import org.mdpgateway.mdp.RoutingId;
-import org.mdpgateway.mdp.Ticker;
-import org.mdpgateway.mdp.MdpCommand;
-import org.mdpgateway.mdp.MdpProtocol;
-import org.mdpgateway.mdp.Body;
-import org.mdpgateway.mdp.Liveness;
-import org.mdpgateway.mdp.internal.MdpSockets;
-import org.mdpgateway.mdp.internal.SharedContext;
-import org.mdpgateway.mdp.WorkerCommand;
-import org.mdpgateway.mdp.internal.EventLoop;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.Liveness;
+import org.mdpgateway.mdp.MalformedMessageException;
+import org.mdpgateway.mdp.MdpCodec;
+import org.mdpgateway.mdp.MdpCommand;
+import org.mdpgateway.mdp.MdpProtocol;
+import org.mdpgateway.mdp.RoutingId;
+import org.mdpgateway.mdp.Ticker;
+import org.mdpgateway.mdp.WorkerCommand;
+import org.mdpgateway.mdp.internal.EventLoop;
+import org.mdpgateway.mdp.internal.MdpSockets;
+import org.mdpgateway.mdp.internal.Require;
+import org.mdpgateway.mdp.internal.SharedContext;
+import org.mdpgateway.mdp.security.CurveClientKeys;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
 
 /**
- * An MDP/Worker for one service (18/MDP).
+ * An MDP/Worker for one service (18/MDP), on one broker or several.
  *
- * <p>The worker connects a DEALER socket, sends READY and hands each REQUEST to its
- * {@link RequestHandler} on a handler thread, while an I/O thread owns the socket and heartbeats at
- * the configured interval, busy or idle. Any command from the broker counts as its heartbeat; after
- * liveness x interval of silence the worker takes the broker for lost and reconnects on a new socket
- * with a new READY. A DISCONNECT from the broker does the same (18/MDP: close the socket and reconnect
- * on a new one). {@link #close()} sends DISCONNECT.
+ * <p>For each broker the worker connects a DEALER socket and sends READY: one worker connection per
+ * broker, as 18/MDP has it. It hands each REQUEST to its {@link RequestHandler} on a handler thread,
+ * while an I/O thread owns the sockets and heartbeats each broker at the configured interval, busy or
+ * idle. Any command from a broker counts as its heartbeat; after liveness x interval of silence the
+ * worker takes that broker for lost and reconnects to it on a new socket with a new READY. A
+ * DISCONNECT from a broker does the same (18/MDP: close the socket and reconnect on a new one). Each
+ * connection does this on its own; the others go on serving. {@link #close()} sends DISCONNECT on
+ * each.
  *
- * <p>A handler that throws does not stop the worker. By default the worker then disconnects and
- * reconnects, so the broker knows the request was not served and can give it to another worker; with
- * {@link Builder#errorReply} it answers a FINAL of its own instead.
+ * <p>At most {@link Builder#maxInFlight} requests run at once, across all brokers; as a broker gives
+ * a worker connection one request at a time, with more brokers than handlers a request may wait for
+ * a handler here. Brokers may also be found by DNS ({@link Builder#resolveBrokers}).
  *
- * <p>Threads: the socket and the connection state belong to the I/O thread. The handler thread gets
- * each request from it and hands back PARTIALs, the FINAL or its failure through the
- * {@link EventLoop}'s queue; only the I/O thread touches the socket.
+ * <p>A handler that throws does not stop the worker. By default the worker then disconnects that
+ * connection and reconnects, so its broker knows the request was not served and can give it to
+ * another worker; with {@link Builder#errorReply} it answers a FINAL of its own instead.
+ *
+ * <p>Threads: the sockets and the connections' state belong to the I/O thread. Handler threads get
+ * each request from it and hand back PARTIALs, the FINAL or its failure through the
+ * {@link EventLoop}'s queue; only the I/O thread touches a socket. A resolver thread, when brokers
+ * are found by DNS, posts each lookup's result to the same queue.
  *
  * <pre>{@code
  * MdpWorker worker = MdpWorker.builder("tcp://localhost:5555", "echo")
+ *         .start((request, partials) -> request);
+ * MdpWorker everywhere = MdpWorker.builder(List.of("tcp://10.0.0.1:5555", "tcp://10.0.0.2:5555"), "echo")
  *         .start((request, partials) -> request);
  * }</pre>
  */
@@ -56,8 +75,24 @@ public final class MdpWorker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MdpWorker.class);
     private static final int MAX_QUEUED_PARTIALS = 1000;
 
-    private final String endpoint;
+    /** Looks a host name up; {@link Builder#resolver}. */
+    @FunctionalInterface
+    public interface HostResolver {
+        List<InetAddress> resolve(String host) throws IOException;
+    }
+
+    /**
+     * One broker connection as the I/O thread saw it.
+     *
+     * @param endpoint the broker
+     * @param heard whether the current connection has heard from its broker since it was made
+     * @param connects how many times the worker has connected (and sent READY) to it
+     * @param busy whether it holds a request
+     */
+    public record ConnectionState(String endpoint, boolean heard, int connects, boolean busy) {}
+
     private final String service;
+    private final List<String> configuredEndpoints;
     private final long heartbeatNanos;
     private final long expiryNanos;
     private final long reconnectNanos;
@@ -66,35 +101,31 @@ public final class MdpWorker implements AutoCloseable {
     private final CurveClientKeys curve;
     private final Function<Exception, Body> errorReply;
     private final RequestHandler handler;
+    private final int maxInFlight;
 
     private final ZContext context;
-    /** Its queue is how the handler and closing threads reach the I/O thread; the rest is that thread's. */
+    /** Its queue is how the handler, resolver and closing threads reach the I/O thread; the rest is that thread's. */
     private final EventLoop<Object> loop = new EventLoop<>();
-    private final HandlerThread handlerThread;
+    private final List<HandlerThread> handlerThreads = new ArrayList<>();
+    private final ScheduledExecutorService resolverThread;
     private final Thread ioThread;
     private volatile boolean closed;
 
     // Owned by the I/O thread.
-    private ZMQ.Socket socket;
-    private EventLoop.Registration registration;
-    private int connection;
-    private int connectionsMade;
-    private long reconnectAt;
-    /** The broker's liveness: 18/MDP, silence for liveness x interval means it is gone. */
-    private Liveness broker;
-    private long lastSent;
-    private RoutingId busyWith;
-    /** Commands waiting for room in the socket, in order. */
-    private final ArrayDeque<WorkerCommand> outgoing = new ArrayDeque<>();
+    /** Every broker the worker serves, by endpoint, in the order they were given or found. */
+    private final Map<String, Connection> connections = new LinkedHashMap<>();
+    private final ArrayDeque<HandlerThread> idleHandlers = new ArrayDeque<>();
+    /** Requests that arrived while every handler was busy, oldest first. */
+    private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
     /**
-     * Room for PARTIALs between the handler and the socket: a handler that sends faster than the
+     * Room for PARTIALs between the handlers and the sockets: a handler that sends faster than the
      * broker reads waits here instead of growing memory.
      */
     private final Semaphore partialRoom = new Semaphore(MAX_QUEUED_PARTIALS);
 
     private MdpWorker(Builder b, RequestHandler handler) {
-        this.endpoint = b.endpoint;
         this.service = b.service;
+        this.configuredEndpoints = b.endpoints;
         this.heartbeatNanos = b.heartbeatInterval.toNanos();
         this.expiryNanos = b.heartbeatInterval.toNanos() * b.liveness;
         this.reconnectNanos = b.reconnectDelay.toNanos();
@@ -104,28 +135,70 @@ public final class MdpWorker implements AutoCloseable {
         this.context = b.context == null ? SharedContext.get() : b.context;
         this.errorReply = b.errorReply;
         this.handler = handler;
-        this.handlerThread = new HandlerThread("mdp-worker-" + service + "-handler");
-        this.reconnectAt = ticker.nanoTime();
+        this.maxInFlight = b.maxInFlight;
+        for (int i = 0; i < maxInFlight; i++) {
+            HandlerThread h = new HandlerThread("mdp-worker-" + service + "-handler" + (maxInFlight > 1 ? "-" + i : ""));
+            handlerThreads.add(h);
+            idleHandlers.add(h);
+        }
+        long now = ticker.nanoTime();
+        if (b.resolveEvery == null) {
+            for (String endpoint : configuredEndpoints) {
+                connections.put(endpoint, new Connection(endpoint, now));
+            }
+            resolverThread = null;
+        } else {
+            HostResolver resolver = b.resolver;
+            resolverThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
+                Thread t = new Thread(runnable, "mdp-worker-" + service + "-resolver");
+                t.setDaemon(true);
+                return t;
+            });
+            resolverThread.scheduleWithFixedDelay(() -> loop.post(new Resolved(resolveAll(resolver))), 0,
+                    b.resolveEvery.toNanos(), TimeUnit.NANOSECONDS);
+        }
         this.ioThread = new Thread(this::runLoop, "mdp-worker-" + service);
         this.ioThread.setDaemon(true);
         this.ioThread.start();
     }
 
     public static Builder builder(String endpoint, String service) {
-        return new Builder(endpoint, service);
+        return new Builder(List.of(Objects.requireNonNull(endpoint, "endpoint")), service);
+    }
+
+    /** A worker for {@code service} on every broker of {@code endpoints}. */
+    public static Builder builder(List<String> endpoints, String service) {
+        return new Builder(Objects.requireNonNull(endpoints, "endpoints"), service);
     }
 
     public String service() {
         return service;
     }
 
-    /** Stops the worker: sends DISCONNECT, closes its socket and interrupts a running handler. */
+    /** The worker's broker connections now, in the order they were given or found. */
+    public List<ConnectionState> connections() {
+        CompletableFuture<List<ConnectionState>> answer = new CompletableFuture<>();
+        loop.post(new StateQuery(answer));
+        try {
+            return answer.get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("the worker's I/O thread did not answer", e);
+        }
+    }
+
+    /** Stops the worker: sends DISCONNECT, closes its sockets and interrupts running handlers. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        if (resolverThread != null) {
+            resolverThread.shutdownNow();
+        }
         loop.post(Stop.INSTANCE);
         if (Thread.currentThread() != ioThread) {
             try {
@@ -134,12 +207,42 @@ public final class MdpWorker implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        handlerThread.shutdownNow();
+        handlerThreads.forEach(HandlerThread::shutdownNow);
     }
 
     /** Wakes the I/O thread so it re-reads its ticker; for tests that move a fake ticker. */
     void wakeUp() {
         loop.wake();
+    }
+
+    // ---- the resolver thread -------------------------------------------------------------------
+
+    /** The endpoints every configured one stands for now; a name that does not resolve stands for none. */
+    private Set<String> resolveAll(HostResolver resolver) {
+        Set<String> endpoints = new LinkedHashSet<>();
+        for (String configured : configuredEndpoints) {
+            URI uri;
+            try {
+                uri = URI.create(configured);
+            } catch (IllegalArgumentException e) {
+                endpoints.add(configured);
+                continue;
+            }
+            if (!"tcp".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
+                endpoints.add(configured);
+                continue;
+            }
+            try {
+                for (InetAddress address : resolver.resolve(uri.getHost())) {
+                    if (address instanceof Inet4Address) {
+                        endpoints.add("tcp://" + address.getHostAddress() + ":" + uri.getPort());
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                log.warn("worker for '{}' cannot resolve {}: {}", service, uri.getHost(), e.toString());
+            }
+        }
+        return endpoints;
     }
 
     // ---- I/O thread ----------------------------------------------------------------------------
@@ -151,21 +254,19 @@ public final class MdpWorker implements AutoCloseable {
                 if (drainInbox(now)) {
                     return;
                 }
-                if (socket == null && now - reconnectAt >= 0) {
-                    connect(now);
-                } else if (socket != null) {
-                    keepAlive(now);
+                for (Connection c : connections.values()) {
+                    c.maintain(now);
                 }
-                if (socket != null) {
-                    // While commands wait for room in the socket, also wake when there is room.
-                    registration.events(outgoing.isEmpty() ? ZMQ.Poller.POLLIN : ZMQ.Poller.POLLIN | ZMQ.Poller.POLLOUT);
-                }
-                if (loop.poll(pollTimeoutMillis(now)) > 0 && socket != null) {
-                    if (registration.writable()) {
-                        flushOutgoing();
-                    }
-                    if (socket != null && registration.readable()) {
-                        readCommands();
+                int ready = loop.poll(pollTimeoutMillis(now));
+                for (int i = 0; i < ready; i++) {
+                    EventLoop.Registration r = loop.ready(i);
+                    if (r.attachment() instanceof Connection c && c.registration == r) {
+                        if (r.writable()) {
+                            c.flushOutgoing();
+                        }
+                        if (c.socket != null && r.readable()) {
+                            c.readCommands();
+                        }
                     }
                 }
             }
@@ -173,32 +274,39 @@ public final class MdpWorker implements AutoCloseable {
             log.error("MDP worker I/O thread for '{}' failed", service, e);
             throw e;
         } finally {
-            if (socket != null) {
-                send(WorkerCommand.Disconnect.INSTANCE, ticker.nanoTime());
-                dropSocket();
+            long now = ticker.nanoTime();
+            for (Connection c : connections.values()) {
+                if (c.socket != null) {
+                    c.send(WorkerCommand.Disconnect.INSTANCE, now);
+                    c.dropSocket();
+                }
             }
             loop.close();
             log.info("worker for '{}' stopped", service);
         }
     }
 
-    /** Sends what the handler produced; true when the worker is stopping. */
+    /** Handles what other threads posted; true when the worker is stopping. */
     private boolean drainInbox(long now) {
         Object item;
         while ((item = loop.next()) != null) {
             if (item instanceof Outgoing out) {
-                if (out.connection != connection || socket == null) {
-                    sent(out.command); // for a connection that is gone: the broker has dealt with that request
+                if (out.conn.generation != out.generation || out.conn.socket == null) {
+                    sent(out.command); // for a connection that is gone: its broker has dealt with that request
                     continue;
                 }
-                send(out.command, now);
-                if (out.command instanceof WorkerCommand.Final) {
-                    busyWith = null;
+                out.conn.send(out.command, now);
+            } else if (item instanceof Finished done) {
+                finished(done, now);
+            } else if (item instanceof Resolved resolved) {
+                brokersAre(resolved.endpoints, now);
+            } else if (item instanceof StateQuery query) {
+                List<ConnectionState> states = new ArrayList<>();
+                for (Connection c : connections.values()) {
+                    states.add(new ConnectionState(c.endpoint, c.socket != null && c.heardSinceConnect, c.connects,
+                            c.busyWith != null));
                 }
-            } else if (item instanceof HandlerFailed failed) {
-                if (failed.connection == connection && socket != null) {
-                    handlerFailed(failed, now);
-                }
+                query.answer.complete(states);
             } else if (item == Stop.INSTANCE) {
                 return true;
             }
@@ -206,95 +314,71 @@ public final class MdpWorker implements AutoCloseable {
         return false;
     }
 
-    private void handlerFailed(HandlerFailed failed, long now) {
-        if (errorReply != null) {
-            Body reply = null;
-            try {
-                reply = failed.exception instanceof Exception ex ? errorReply.apply(ex) : null;
-            } catch (RuntimeException e) {
-                log.warn("the error reply function of worker '{}' threw", service, e);
-            }
-            if (reply != null && !reply.isEmpty()) {
-                log.warn("handler of '{}' failed; answering with the error reply", service, failed.exception);
-                send(new WorkerCommand.Final(failed.client, reply), now);
-                busyWith = null;
-                return;
+    /** A handler is done with a request: its FINAL or failure goes out, and it takes the next waiting one. */
+    private void finished(Finished done, long now) {
+        Connection c = done.conn;
+        if (c.generation == done.generation && c.socket != null) {
+            if (done.failure == null) {
+                c.send(done.reply, now);
+                c.busyWith = null;
+            } else {
+                c.handlerFailed(done.client, done.failure, now);
             }
         }
-        log.warn("handler of '{}' failed; reconnecting so the broker can give the request to another worker",
-                service, failed.exception);
-        send(WorkerCommand.Disconnect.INSTANCE, now);
-        dropSocket();
-        reconnectAt = now;
-    }
-
-    private void connect(long now) {
-        socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout, curve);
-        registration = loop.register(socket, ZMQ.Poller.POLLIN, null);
-        connection++;
-        connectionsMade++;
-        busyWith = null;
-        broker = new Liveness(now, expiryNanos);
-        send(new WorkerCommand.Ready(service), now);
-        log.info("worker for '{}' connected to {} (connection {})", service, endpoint, connectionsMade);
-    }
-
-    private void keepAlive(long now) {
-        if (broker.isExpired(now)) {
-            log.warn("worker for '{}' heard nothing from {} for {} ms; reconnecting", service, endpoint,
-                    TimeUnit.NANOSECONDS.toMillis(broker.silentNanos(now)));
-            dropSocket();
-            reconnectAt = now + reconnectNanos;
-        } else if (now - lastSent >= heartbeatNanos && outgoing.isEmpty()) {
-            // 18/MDP: peers SHOULD NOT send HEARTBEAT while also sending other commands.
-            send(WorkerCommand.Heartbeat.INSTANCE, now);
+        idleHandlers.add(done.handler);
+        Waiting next;
+        while ((next = waiting.poll()) != null) {
+            if (next.conn.generation == next.generation && next.conn.socket != null) {
+                run(next.conn, next.request);
+                break;
+            } // else its connection is gone, and its broker gives the request to another worker
         }
     }
 
-    private void readCommands() {
-        List<byte[]> frames;
-        while (socket != null && (frames = MdpSockets.receive(socket)) != null) {
-            MdpCommand command;
-            try {
-                command = MdpCodec.decode(frames);
-            } catch (MalformedMessageException e) {
-                log.debug("worker for '{}' dropped a malformed message: {}", service, e.getMessage());
-                continue;
+    /** The brokers are now {@code endpoints}: connect to new ones, leave those gone. */
+    private void brokersAre(Set<String> endpoints, long now) {
+        for (String endpoint : endpoints) {
+            if (!connections.containsKey(endpoint)) {
+                log.info("worker for '{}' found broker {}", service, endpoint);
+                connections.put(endpoint, new Connection(endpoint, now));
             }
-            if (!(command instanceof WorkerCommand workerCommand)) {
-                log.debug("worker for '{}' dropped a client command: {}", service, command);
-                continue;
-            }
-            if (workerCommand instanceof WorkerCommand.Disconnect) {
-                // 18/MDP: close the socket and reconnect on a new one.
-                log.info("worker for '{}' was disconnected by the broker; reconnecting", service);
-                dropSocket();
-                reconnectAt = ticker.nanoTime() + reconnectNanos;
-                return;
-            }
-            // 18/MDP: any command except DISCONNECT acts as a heartbeat.
-            broker.heard(ticker.nanoTime(), expiryNanos);
-            if (workerCommand instanceof WorkerCommand.Request request) {
-                dispatch(request);
-            } else if (!(workerCommand instanceof WorkerCommand.Heartbeat)) {
-                log.debug("worker for '{}' dropped an unexpected {}", service, workerCommand.type());
+        }
+        for (var it = connections.values().iterator(); it.hasNext(); ) {
+            Connection c = it.next();
+            if (!endpoints.contains(c.endpoint)) {
+                log.info("worker for '{}' no longer finds broker {}; leaving it", service, c.endpoint);
+                if (c.socket != null) {
+                    c.send(WorkerCommand.Disconnect.INSTANCE, now);
+                    c.dropSocket();
+                }
+                it.remove();
             }
         }
     }
 
-    private void dispatch(WorkerCommand.Request request) {
-        if (busyWith != null) {
-            log.warn("worker for '{}' got a REQUEST while serving another; dropped it", service);
+    private void dispatch(Connection c, WorkerCommand.Request request) {
+        if (c.busyWith != null) {
+            log.warn("worker for '{}' got a REQUEST from {} while serving another from it; dropped it", service,
+                    c.endpoint);
             return;
         }
-        busyWith = request.client();
-        int forConnection = connection;
-        RoutingId client = request.client();
-        handlerThread.execute(() -> runHandler(forConnection, client, request.body()));
+        c.busyWith = request.client();
+        if (idleHandlers.isEmpty()) {
+            waiting.add(new Waiting(c, c.generation, request));
+        } else {
+            run(c, request);
+        }
     }
 
-    /** Runs on the handler thread. */
-    private void runHandler(int forConnection, RoutingId client, Body request) {
+    private void run(Connection c, WorkerCommand.Request request) {
+        HandlerThread h = idleHandlers.poll();
+        int generation = c.generation;
+        RoutingId client = request.client();
+        h.execute(() -> runHandler(h, c, generation, client, request.body()));
+    }
+
+    /** Runs on a handler thread. */
+    private void runHandler(HandlerThread h, Connection c, int generation, RoutingId client, Body request) {
         AtomicBoolean finished = new AtomicBoolean();
         RequestHandler.PartialSink partials = partial -> {
             if (finished.get()) {
@@ -306,41 +390,18 @@ public final class MdpWorker implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting to send a PARTIAL", e);
             }
-            loop.post(new Outgoing(forConnection, new WorkerCommand.Partial(client, partial)));
+            loop.post(new Outgoing(c, generation, new WorkerCommand.Partial(client, partial)));
         };
         try {
             Body reply = handler.handle(request, partials);
             if (reply == null || reply.isEmpty()) {
                 throw new IllegalStateException("handler returned no FINAL body (null or no frames)");
             }
-            loop.post(new Outgoing(forConnection, new WorkerCommand.Final(client, reply)));
+            loop.post(new Finished(h, c, generation, client, new WorkerCommand.Final(client, reply), null));
         } catch (Exception | Error e) { // an Error too: else no FINAL ever goes and the worker stays busy
-            loop.post(new HandlerFailed(forConnection, client, e));
+            loop.post(new Finished(h, c, generation, client, null, e));
         } finally {
             finished.set(true);
-        }
-    }
-
-    /**
-     * Sends on the current socket, or queues behind commands still waiting for room in it, so that
-     * nothing is dropped and order is kept. {@code now} is the loop turn's time, so one turn sees one
-     * clock.
-     */
-    private void send(WorkerCommand command, long now) {
-        if (outgoing.isEmpty() && MdpSockets.send(socket, command)) {
-            sent(command);
-        } else {
-            outgoing.add(command);
-        }
-        registration.touched();
-        lastSent = now;
-    }
-
-    private void flushOutgoing() {
-        WorkerCommand next;
-        while ((next = outgoing.peek()) != null && MdpSockets.send(socket, next)) {
-            outgoing.poll();
-            sent(next);
         }
     }
 
@@ -351,37 +412,187 @@ public final class MdpWorker implements AutoCloseable {
         }
     }
 
-    private void dropSocket() {
-        registration.cancel();
-        registration = null;
-        socket.close();
-        socket = null;
-        for (WorkerCommand unsent : outgoing) {
-            sent(unsent); // for a connection that is gone; the broker deals with its request
-        }
-        outgoing.clear();
-        busyWith = null;
-    }
-
     private long pollTimeoutMillis(long now) {
-        long wait;
-        if (socket == null) {
-            wait = reconnectAt - now;
-        } else {
-            wait = Math.min(lastSent + heartbeatNanos - now, broker.remainingNanos(now));
+        long wait = Long.MAX_VALUE;
+        for (Connection c : connections.values()) {
+            wait = Math.min(wait, c.nanosUntilDue(now));
+        }
+        if (wait == Long.MAX_VALUE) {
+            return -1; // no broker yet: the resolver's answer wakes the loop
         }
         return wait <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(wait) + 1;
     }
 
-    private record Outgoing(int connection, WorkerCommand command) {}
+    /** The worker's connection to one broker. Owned by the I/O thread. */
+    private final class Connection {
+        final String endpoint;
+        ZMQ.Socket socket;
+        EventLoop.Registration registration;
+        /** Which socket of this broker's; a PARTIAL or FINAL made for an older one is dropped. */
+        int generation;
+        int connects;
+        long reconnectAt;
+        /** The broker's liveness: 18/MDP, silence for liveness x interval means it is gone. */
+        Liveness broker;
+        boolean heardSinceConnect;
+        long lastSent;
+        RoutingId busyWith;
+        /** Commands waiting for room in the socket, in order. */
+        final ArrayDeque<WorkerCommand> outgoing = new ArrayDeque<>();
 
-    private record HandlerFailed(int connection, RoutingId client, Throwable exception) {}
+        Connection(String endpoint, long now) {
+            this.endpoint = endpoint;
+            this.reconnectAt = now;
+        }
+
+        void maintain(long now) {
+            if (socket == null && now - reconnectAt >= 0) {
+                connect(now);
+            } else if (socket != null) {
+                keepAlive(now);
+            }
+            if (socket != null) {
+                // While commands wait for room in the socket, also wake when there is room.
+                registration.events(outgoing.isEmpty() ? ZMQ.Poller.POLLIN : ZMQ.Poller.POLLIN | ZMQ.Poller.POLLOUT);
+            }
+        }
+
+        long nanosUntilDue(long now) {
+            return socket == null ? reconnectAt - now
+                    : Math.min(lastSent + heartbeatNanos - now, broker.remainingNanos(now));
+        }
+
+        private void connect(long now) {
+            socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout, curve);
+            registration = loop.register(socket, ZMQ.Poller.POLLIN, this);
+            generation++;
+            connects++;
+            busyWith = null;
+            heardSinceConnect = false;
+            broker = new Liveness(now, expiryNanos);
+            send(new WorkerCommand.Ready(service), now);
+            log.info("worker for '{}' connected to {} (connection {})", service, endpoint, connects);
+        }
+
+        private void keepAlive(long now) {
+            if (broker.isExpired(now)) {
+                log.warn("worker for '{}' heard nothing from {} for {} ms; reconnecting", service, endpoint,
+                        TimeUnit.NANOSECONDS.toMillis(broker.silentNanos(now)));
+                dropSocket();
+                reconnectAt = now + reconnectNanos;
+            } else if (now - lastSent >= heartbeatNanos && outgoing.isEmpty()) {
+                // 18/MDP: peers SHOULD NOT send HEARTBEAT while also sending other commands.
+                send(WorkerCommand.Heartbeat.INSTANCE, now);
+            }
+        }
+
+        void readCommands() {
+            List<byte[]> frames;
+            while (socket != null && (frames = MdpSockets.receive(socket)) != null) {
+                MdpCommand command;
+                try {
+                    command = MdpCodec.decode(frames);
+                } catch (MalformedMessageException e) {
+                    log.debug("worker for '{}' dropped a malformed message: {}", service, e.getMessage());
+                    continue;
+                }
+                if (!(command instanceof WorkerCommand workerCommand)) {
+                    log.debug("worker for '{}' dropped a client command: {}", service, command);
+                    continue;
+                }
+                if (workerCommand instanceof WorkerCommand.Disconnect) {
+                    // 18/MDP: close the socket and reconnect on a new one.
+                    log.info("worker for '{}' was disconnected by {}; reconnecting", service, endpoint);
+                    dropSocket();
+                    reconnectAt = ticker.nanoTime() + reconnectNanos;
+                    return;
+                }
+                // 18/MDP: any command except DISCONNECT acts as a heartbeat.
+                broker.heard(ticker.nanoTime(), expiryNanos);
+                heardSinceConnect = true;
+                if (workerCommand instanceof WorkerCommand.Request request) {
+                    dispatch(this, request);
+                } else if (!(workerCommand instanceof WorkerCommand.Heartbeat)) {
+                    log.debug("worker for '{}' dropped an unexpected {}", service, workerCommand.type());
+                }
+            }
+        }
+
+        void handlerFailed(RoutingId client, Throwable failure, long now) {
+            if (errorReply != null) {
+                Body reply = null;
+                try {
+                    reply = failure instanceof Exception ex ? errorReply.apply(ex) : null;
+                } catch (RuntimeException e) {
+                    log.warn("the error reply function of worker '{}' threw", service, e);
+                }
+                if (reply != null && !reply.isEmpty()) {
+                    log.warn("handler of '{}' failed; answering with the error reply", service, failure);
+                    send(new WorkerCommand.Final(client, reply), now);
+                    busyWith = null;
+                    return;
+                }
+            }
+            log.warn("handler of '{}' failed; reconnecting to {} so the broker can give the request to another "
+                    + "worker", service, endpoint, failure);
+            send(WorkerCommand.Disconnect.INSTANCE, now);
+            dropSocket();
+            reconnectAt = now;
+        }
+
+        /**
+         * Sends on the current socket, or queues behind commands still waiting for room in it, so
+         * that nothing is dropped and order is kept. {@code now} is the loop turn's time, so one turn
+         * sees one clock.
+         */
+        void send(WorkerCommand command, long now) {
+            if (outgoing.isEmpty() && MdpSockets.send(socket, command)) {
+                sent(command);
+            } else {
+                outgoing.add(command);
+            }
+            registration.touched();
+            lastSent = now;
+        }
+
+        void flushOutgoing() {
+            WorkerCommand next;
+            while ((next = outgoing.peek()) != null && MdpSockets.send(socket, next)) {
+                outgoing.poll();
+                sent(next);
+            }
+        }
+
+        void dropSocket() {
+            registration.cancel();
+            registration = null;
+            socket.close();
+            socket = null;
+            for (WorkerCommand unsent : outgoing) {
+                sent(unsent); // for a connection that is gone; the broker deals with its request
+            }
+            outgoing.clear();
+            busyWith = null;
+        }
+    }
+
+    private record Outgoing(Connection conn, int generation, WorkerCommand command) {}
+
+    /** A handler's end of one request: its FINAL, or the failure. */
+    private record Finished(HandlerThread handler, Connection conn, int generation, RoutingId client,
+            WorkerCommand.Final reply, Throwable failure) {}
+
+    private record Waiting(Connection conn, int generation, WorkerCommand.Request request) {}
+
+    private record Resolved(Set<String> endpoints) {}
+
+    private record StateQuery(CompletableFuture<List<ConnectionState>> answer) {}
 
     private enum Stop { INSTANCE }
 
     /** Settings for an {@link MdpWorker}. */
     public static final class Builder {
-        private final String endpoint;
+        private final List<String> endpoints;
         private final String service;
         private Duration heartbeatInterval = Duration.ofMillis(2500);
         private int liveness = 3;
@@ -391,9 +602,15 @@ public final class MdpWorker implements AutoCloseable {
         private CurveClientKeys curve;
         private ZContext context;
         private Function<Exception, Body> errorReply;
+        private int maxInFlight = 1;
+        private Duration resolveEvery;
+        private HostResolver resolver = host -> List.of(InetAddress.getAllByName(host));
 
-        private Builder(String endpoint, String service) {
-            this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+        private Builder(List<String> endpoints, String service) {
+            this.endpoints = List.copyOf(endpoints);
+            if (this.endpoints.isEmpty()) {
+                throw new IllegalArgumentException("a worker needs at least one broker endpoint");
+            }
             String problem = MdpProtocol.serviceNameProblem(service);
             if (problem != null) {
                 throw new IllegalArgumentException(problem);
@@ -472,6 +689,34 @@ public final class MdpWorker implements AutoCloseable {
          */
         public Builder errorReply(Function<Exception, Body> errorReply) {
             this.errorReply = Objects.requireNonNull(errorReply, "errorReply");
+            return this;
+        }
+
+        /**
+         * How many requests the worker serves at once, across all its brokers; each runs on a
+         * handler thread of its own. A broker gives a worker one request at a time per connection, so
+         * with several brokers a request may wait here for a handler. Default 1.
+         */
+        public Builder maxInFlight(int maxInFlight) {
+            this.maxInFlight = (int) Require.atLeast(maxInFlight, 1, "maxInFlight");
+            return this;
+        }
+
+        /**
+         * Treats the host of each {@code tcp://host:port} endpoint as a list of brokers: the worker
+         * connects to every IPv4 address the name resolves to, and resolves it again every
+         * {@code every}, connecting to brokers that appeared and dropping those that vanished (a
+         * Kubernetes headless Service gives one address per broker pod). Default: off, each endpoint
+         * is one broker.
+         */
+        public Builder resolveBrokers(Duration every) {
+            this.resolveEvery = Require.positive(every, "resolve interval");
+            return this;
+        }
+
+        /** How {@link #resolveBrokers} looks a name up. Default: the system's resolver. */
+        public Builder resolver(HostResolver resolver) {
+            this.resolver = Objects.requireNonNull(resolver, "resolver");
             return this;
         }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -218,6 +219,41 @@ class MdpClientIT {
         client.wakeUp();
         ExecutionException e = assertThrows(ExecutionException.class, () -> reply.get(5, TimeUnit.SECONDS));
         assertEquals(2, assertInstanceOf(RequestTimeoutException.class, e.getCause()).attempts());
+    }
+
+    @Test
+    void givenSeveralBrokers_requestsStartOnThemInTurn_andARetryGoesToTheNextBroker() throws Exception {
+        RawRouterPeer other = new RawRouterPeer();
+        try {
+            MdpClient client = client(MdpClient.builder(List.of(broker.endpoint(), other.endpoint()))
+                    .timeout(Duration.ofMillis(1500)).attempts(2));
+            // Asynchronous: the first request starts on the first broker, which stays silent.
+            CompletableFuture<Reply> first = client.submit("echo", Body.ofStrings("one"));
+            Received silent = expectRequest("echo", "one".getBytes(UTF_8));
+            assertNotNull(silent);
+            Received retried = other.expect(WAIT);
+            assertEquals("one", retried.string(3), "the resend went to the other broker");
+            other.send(retried.identity(), "MDPC02", cmd(3), "echo", "from other");
+            assertEquals("from other", first.get(5, TimeUnit.SECONDS).finalBody().string(0));
+            // The next request starts on the other broker.
+            CompletableFuture<Reply> second = client.submit("echo", Body.ofStrings("two"));
+            Received onOther = other.expect(WAIT);
+            assertEquals("two", onOther.string(3));
+            other.send(onOther.identity(), "MDPC02", cmd(3), "echo", "ok");
+            assertEquals("ok", second.get(5, TimeUnit.SECONDS).finalBody().string(0));
+            assertNull(broker.receive(QUIET), "nothing more on the first broker");
+
+            // Blocking calls fail over the same way: this one starts on the first broker again.
+            CompletableFuture<Reply> blocking = CompletableFuture.supplyAsync(
+                    () -> client.request("echo", Body.ofStrings("three")));
+            Received ignored = broker.expect(WAIT);
+            assertEquals("three", ignored.string(3));
+            Received again = other.expect(WAIT);
+            other.send(again.identity(), "MDPC02", cmd(3), "echo", "blocking ok");
+            assertEquals("blocking ok", blocking.get(5, TimeUnit.SECONDS).finalBody().string(0));
+        } finally {
+            other.close();
+        }
     }
 
     @Test
