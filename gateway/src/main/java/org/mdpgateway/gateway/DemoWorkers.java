@@ -8,7 +8,9 @@ import org.zeromq.ZContext;
 
 /**
  * The demo services the gateway runs with {@code --demo-workers}, as ordinary MDP workers connected
- * to the embedded broker over {@code inproc}, so a new user's first curl works:
+ * to the embedded broker over {@code inproc}, so a new user's first curl works; or, with
+ * {@code --demo-workers-brokers}, to other brokers, every one of them (a sample worker to run
+ * anywhere):
  *
  * <ul>
  *   <li>{@code echo}: answers a FINAL with the request's frames.
@@ -21,10 +23,17 @@ final class DemoWorkers implements AutoCloseable {
 
     private final List<MdpWorker> workers;
 
-    DemoWorkers(String endpoint, ZContext context, Duration heartbeatInterval) {
-        MdpWorker echo = MdpWorker.builder(endpoint, "echo").context(context).heartbeatInterval(heartbeatInterval)
+    /** How often broker names are looked up again when the demo workers serve other brokers. */
+    static final Duration RESOLVE_EVERY = Duration.ofSeconds(10);
+
+    /**
+     * @param endpoints the brokers to serve
+     * @param resolve whether host names stand for all their addresses, looked up again now and then
+     */
+    DemoWorkers(List<String> endpoints, ZContext context, Duration heartbeatInterval, boolean resolve) {
+        MdpWorker echo = builder(endpoints, "echo", context, heartbeatInterval, resolve)
                 .start((request, partials) -> request);
-        MdpWorker count = MdpWorker.builder(endpoint, "count").context(context).heartbeatInterval(heartbeatInterval)
+        MdpWorker count = builder(endpoints, "count", context, heartbeatInterval, resolve)
                 .start((request, partials) -> {
                     int n = parseCount(request.string(0));
                     for (int i = 1; i <= n; i++) {
@@ -34,6 +43,12 @@ final class DemoWorkers implements AutoCloseable {
                     return Body.ofStrings("done");
                 });
         workers = List.of(echo, count);
+    }
+
+    private static MdpWorker.Builder builder(List<String> endpoints, String service, ZContext context,
+            Duration heartbeatInterval, boolean resolve) {
+        MdpWorker.Builder b = MdpWorker.builder(endpoints, service).context(context).heartbeatInterval(heartbeatInterval);
+        return resolve ? b.resolveBrokers(RESOLVE_EVERY) : b;
     }
 
     private static int parseCount(String text) {

@@ -58,7 +58,8 @@ public final class Gateway implements AutoCloseable {
     private Gateway(GatewayConfig config) {
         this.config = config;
         try {
-            this.broker = Broker.start(config.demoWorkers() ? withInproc(config.broker()) : config.broker(), zmq);
+            boolean demoInProcess = config.demoWorkers() && config.demoWorkerBrokers().isEmpty();
+            this.broker = Broker.start(demoInProcess ? withInproc(config.broker()) : config.broker(), zmq);
         } catch (RuntimeException | Error e) {
             zmq.close();
             throw e;
@@ -106,8 +107,13 @@ public final class Gateway implements AutoCloseable {
             long ping = config.pingInterval().toMillis();
             pinger.scheduleAtFixedRate(() -> api.openReplies().forEach(ReplyStream::ping), ping, ping,
                     TimeUnit.MILLISECONDS);
-            this.demo = config.demoWorkers()
-                    ? new DemoWorkers(inprocEndpoint, zmq, config.broker().heartbeatInterval()) : null;
+            if (!config.demoWorkers()) {
+                this.demo = null;
+            } else if (config.demoWorkerBrokers().isEmpty()) {
+                this.demo = new DemoWorkers(List.of(inprocEndpoint), zmq, config.broker().heartbeatInterval(), false);
+            } else {
+                this.demo = new DemoWorkers(config.demoWorkerBrokers(), zmq, config.broker().heartbeatInterval(), true);
+            }
         } catch (RuntimeException | Error e) {
             // Whatever part failed, nothing that did start keeps running: no HTTP port without a broker.
             if (started != null) {
@@ -126,7 +132,8 @@ public final class Gateway implements AutoCloseable {
         }
         log.info("gateway listening on {}://{}:{} (broker at {}{}){}", config.isTls() ? "https" : "http",
                 config.httpHost(), app.port(), String.join(", ", broker.boundEndpoints()),
-                demo != null ? ", demo services echo and count" : "",
+                demo == null ? "" : config.demoWorkerBrokers().isEmpty() ? ", demo services echo and count"
+                        : ", demo services echo and count on " + String.join(", ", config.demoWorkerBrokers()),
                 httpRedirectPort() >= 0 ? "; plain HTTP on " + httpRedirectPort() + " redirects to https" : "");
     }
 

@@ -33,6 +33,9 @@ import org.mdpgateway.broker.BrokerConfig;
  * @param tls the HTTPS identity, or null for plain HTTP on the HTTP port
  * @param httpRedirectPort with {@code tls}, a plain port that answers every request with a redirect to
  *     https (0 picks a free one), or {@link #NO_REDIRECT}
+ * @param demoWorkerBrokers where the demo workers serve: empty for the embedded broker (in process),
+ *     or other brokers' endpoints, whose host names are looked up again now and then so every address
+ *     of a name is served (a Kubernetes headless Service)
  */
 public record GatewayConfig(
         BrokerConfig broker,
@@ -51,7 +54,8 @@ public record GatewayConfig(
         int httpAcceptQueue,
         AccessPolicy access,
         TlsSettings tls,
-        int httpRedirectPort) {
+        int httpRedirectPort,
+        List<String> demoWorkerBrokers) {
 
     public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
     public static final int DEFAULT_HTTP_PORT = 8080;
@@ -84,6 +88,7 @@ public record GatewayConfig(
         }
         Require.positive(maxBodyBytes, "max body bytes");
         corsOrigins = List.copyOf(corsOrigins);
+        demoWorkerBrokers = List.copyOf(demoWorkerBrokers);
         Require.positive(pingInterval, "ping interval");
         Require.positive(maxBufferedParts, "max buffered parts");
         Require.positive(maxBufferedReplyBytes, "max buffered reply bytes");
@@ -109,7 +114,7 @@ public record GatewayConfig(
         return new GatewayConfig(broker, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
                 DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS,
-                DEFAULT_HTTP_ACCEPT_QUEUE, AccessPolicy.OPEN, null, NO_REDIRECT);
+                DEFAULT_HTTP_ACCEPT_QUEUE, AccessPolicy.OPEN, null, NO_REDIRECT, List.of());
     }
 
     public GatewayConfig withHttp(String host, int port) {
@@ -128,6 +133,14 @@ public record GatewayConfig(
 
     public GatewayConfig withMaxBodyBytes(long bytes) {
         return edit(f -> f.maxBodyBytes = bytes);
+    }
+
+    /** Demo workers on these brokers instead of the embedded one; see {@link #demoWorkerBrokers()}. */
+    public GatewayConfig withDemoWorkerBrokers(List<String> endpoints) {
+        return edit(f -> {
+            f.demoWorkerBrokers = endpoints;
+            f.demoWorkers = f.demoWorkers || !endpoints.isEmpty();
+        });
     }
 
     public GatewayConfig withDemoWorkers(boolean demo) {
@@ -195,6 +208,7 @@ public record GatewayConfig(
         long maxBodyBytes;
         List<String> corsOrigins;
         boolean demoWorkers;
+        List<String> demoWorkerBrokers;
         Duration pingInterval;
         int maxBufferedParts;
         long maxBufferedReplyBytes;
@@ -223,12 +237,13 @@ public record GatewayConfig(
             access = c.access;
             tls = c.tls;
             httpRedirectPort = c.httpRedirectPort;
+            demoWorkerBrokers = c.demoWorkerBrokers;
         }
 
         GatewayConfig build() {
             return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
                     corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace,
-                    httpMaxThreads, httpAcceptQueue, access, tls, httpRedirectPort);
+                    httpMaxThreads, httpAcceptQueue, access, tls, httpRedirectPort, demoWorkerBrokers);
         }
     }
 }

@@ -134,6 +134,11 @@ final class GatewayFlags implements Callable<Integer> {
             converter = CommandLines.Switch.class, description = "run the demo services echo and count in process (default: off)")
     boolean demoWorkers;
 
+    @Option(names = "--demo-workers-brokers", paramLabel = "ENDPOINT", split = ",",
+            description = "run the demo workers on these brokers instead of the embedded one (turns them on); "
+                    + "a host name stands for every address it resolves to, looked up again every 10 s")
+    List<String> demoWorkersBrokers = new ArrayList<>();
+
     @Option(names = "--access-log", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             converter = CommandLines.Switch.class,
             description = "log one line per HTTP request (logger mdp-gateway.access; default: off)")
@@ -209,7 +214,8 @@ final class GatewayFlags implements Callable<Integer> {
                     .withHttpAcceptQueue(httpAcceptQueue)
                     .withAccess(access)
                     .withTls(tls, redirect)
-                    .withDemoWorkers(demoWorkers);
+                    .withDemoWorkers(demoWorkers)
+                    .withDemoWorkerBrokers(demoWorkersBrokers);
         } catch (IllegalArgumentException e) {
             throw CommandLines.usageError(command, e.getMessage());
         }

@@ -424,4 +424,16 @@ class GatewayFlagsTest {
         assertEquals(pair.publicKey(),
                 org.mdpgateway.mdp.security.CurveCertificate.load(dir.resolve("gw.key")).publicKey());
     }
+
+    @Test
+    void demoWorkersBrokers_turnTheDemoWorkersOn_onOtherBrokers() {
+        GatewayConfig config = GatewayFlags.parse(
+                new String[] {"--demo-workers-brokers", "tcp://mdp-broker:5555,tcp://10.0.0.9:5555"}, Map.of()).config();
+        assertTrue(config.demoWorkers());
+        assertEquals(List.of("tcp://mdp-broker:5555", "tcp://10.0.0.9:5555"), config.demoWorkerBrokers());
+        assertEquals(List.of("tcp://b:1"), GatewayFlags.parse(new String[0],
+                Map.of("MDPGW_DEMO_WORKERS_BROKERS", "tcp://b:1")).config().demoWorkerBrokers());
+        assertEquals(List.of(), GatewayFlags.parse(new String[] {"--demo-workers"}, Map.of()).config()
+                .demoWorkerBrokers(), "by default they serve the embedded broker");
+    }
 }

@@ -675,6 +675,18 @@ class GatewayIT {
     }
 
     @Test
+    void demoWorkers_canServeOtherBrokers_namedByHost() throws Exception {
+        start(config()); // no workers of its own
+        Gateway workersOnly = Gateway.start(config().withDemoWorkerBrokers(List.of(
+                gateway.localBrokerEndpoint().replace("127.0.0.1", "localhost"))));
+        closeables.add(workersOnly);
+        awaitService("echo");
+        HttpResponse<String> echoed = post("/services/echo", "served from elsewhere");
+        assertEquals(200, echoed.statusCode());
+        assertEquals("served from elsewhere", echoed.body());
+    }
+
+    @Test
     void theHttpListenBacklog_isTheConfiguredAcceptQueue() throws Exception {
         // The JVM's own default is 50, which a burst of connections overflows; the kernel reports the
         // backlog of a listening socket as its Send-Q (ss, from iproute2).
