@@ -64,8 +64,12 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 name="mdpgw-image-test-$$"
 trap 'podman --runtime "$runtime" rm -f -t 0 "$name" >/dev/null 2>&1 || true' EXIT
 echo "== running it (runtime $runtime), HTTP on 127.0.0.1:$port"
+# As deploy/k8s runs it: a read-only root with a writable /tmp, no capabilities, no privilege
+# escalation, the broker open to other pods.
 podman --runtime "$runtime" run -d --name "$name" "${limits[@]}" --memory 512m \
-  -p "127.0.0.1:$port:8080" -e MDPGW_DRAIN_GRACE_MS=2000 "$image" --demo-workers >/dev/null
+  --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+  -p "127.0.0.1:$port:8080" -e MDPGW_DRAIN_GRACE_MS=2000 -e MDPGW_ALLOW_INSECURE_REMOTE=true \
+  -e 'MDPGW_BROKER_BIND=tcp://*:5555' "$image" --demo-workers >/dev/null
 base="http://127.0.0.1:$port"
 ready=""
 for _ in $(seq 1 120); do
