@@ -139,12 +139,14 @@ class NginxLoadBalancerIT {
      * The native workers of one service: {@code perBroker} {@link MdpWorker}s connected to each
      * broker. Kept in one place, as one worker connected to several brokers may replace them.
      */
+    /**
+     * {@code perBroker} workers for {@code service}, each on every broker at once (one connection and
+     * one READY per broker), with a handler per broker so each broker sees as many free workers.
+     */
     private void startWorkers(List<String> brokerEndpoints, String service, int perBroker, RequestHandler handler) {
-        for (String endpoint : brokerEndpoints) {
-            for (int i = 0; i < perBroker; i++) {
-                workers.add(MdpWorker.builder(endpoint, service).heartbeatInterval(HEARTBEAT)
-                        .reconnectDelay(Duration.ofMillis(200)).start(handler));
-            }
+        for (int i = 0; i < perBroker; i++) {
+            workers.add(MdpWorker.builder(brokerEndpoints, service).maxInFlight(brokerEndpoints.size())
+                    .heartbeatInterval(HEARTBEAT).reconnectDelay(Duration.ofMillis(200)).start(handler));
         }
     }
 
