@@ -59,7 +59,7 @@ final class AllowedKeysDirectory {
                     now.put(file, new Stamp(attributes.lastModifiedTime().toMillis(), attributes.size()));
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | UncheckedIOException e) {
             // Keep what was read last rather than let everyone in or lock everyone out on a hiccup.
             log.warn("cannot list the allowed-keys directory {}: {}", dir, e.toString());
             return;

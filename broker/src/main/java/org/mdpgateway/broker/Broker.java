@@ -190,6 +190,10 @@ public final class Broker implements RequestBroker, AutoCloseable {
     private boolean receivesKeys;
     /** The key of the message {@link #receiveWithKey} read last. Loop thread only. */
     private String lastKey;
+    /** Whether that message came over the network without a key. Loop thread only. */
+    private boolean lastUnvouched;
+    private final RateLimitedWarning unvouched =
+            new RateLimitedWarning(log, "messages dropped: their CURVE connection has no key from the ZAP handler");
 
     private void runLoop() {
         ZMQ.Socket router = null;
@@ -336,6 +340,7 @@ public final class Broker implements RequestBroker, AutoCloseable {
      */
     private List<byte[]> receiveWithKey(ZMQ.Socket router, int flags) {
         lastKey = null;
+        lastUnvouched = false;
         byte[] id = router.recv(flags);
         if (id == null) {
             return null;
@@ -345,8 +350,11 @@ public final class Broker implements RequestBroker, AutoCloseable {
         if (router.hasReceiveMore()) {
             zmq.Msg first = router.recvMsg(0);
             zmq.io.Metadata metadata = first.getMetadata();
+            // In-process peers (inproc: the gateway's demo workers) have no connection and no
+            // metadata; every network connection has metadata, and through CURVE a User-Id.
             String userId = metadata != null ? metadata.get(zmq.io.Metadata.USER_ID) : null;
             lastKey = userId == null || userId.isEmpty() ? null : userId;
+            lastUnvouched = metadata != null && lastKey == null;
             frames.add(first.data());
             while (router.hasReceiveMore()) {
                 frames.add(router.recv(0));
@@ -380,6 +388,12 @@ public final class Broker implements RequestBroker, AutoCloseable {
             if (receivesKeys) {
                 frames = receiveWithKey(router, frameFlags);
                 key = lastKey;
+                if (frames != null && lastUnvouched) {
+                    // A CURVE connection no ZAP handler vouched for: fail closed.
+                    read++;
+                    unvouched.record(ticker.nanoTime(), "from " + RoutingId.wrapReceived(frames.get(0)));
+                    continue;
+                }
             } else {
                 frames = MdpSockets.receive(router, frameFlags);
             }

@@ -93,6 +93,8 @@ final class BrokerCore {
             new TreeSet<>(Comparator.comparingLong((LocalRequest r) -> r.deadline).thenComparingLong(r -> r.id));
     private final RateLimitedWarning invalidMessages = new RateLimitedWarning(log, "invalid messages dropped");
     private final RateLimitedWarning refusals = new RateLimitedWarning(log, "requests refused, queue full");
+    private final RateLimitedWarning aclRefusals =
+            new RateLimitedWarning(log, "workers refused: the ACL does not let their key serve the service");
     private final RateLimitedWarning denials = new RateLimitedWarning(log, "requests dropped, not allowed by the ACL");
     private final RateLimitedWarning revoked =
             new RateLimitedWarning(log, "messages dropped, their key has left the allowed directory");
@@ -238,7 +240,8 @@ final class BrokerCore {
         Dialect dialect = peer.dialect;
         if (command instanceof WorkerCommand.Ready ready) {
             if (key != null && !policy.mayServe(key, ready.service())) {
-                log.info("refused worker {} for '{}': the ACL does not let key {} serve it", id, ready.service(), key);
+                // A refused worker retries every second or so: rate-limited, so it cannot flood the log.
+                aclRefusals.record(now, "worker " + id + " for '" + ready.service() + "', key " + key);
                 outbox.send(id, dialect, WorkerCommand.Disconnect.INSTANCE);
                 return;
             }

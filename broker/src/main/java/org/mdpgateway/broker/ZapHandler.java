@@ -3,12 +3,15 @@ package org.mdpgateway.broker;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.Map;
+import java.util.UUID;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zeromq.ZAuth;
 import org.zeromq.ZContext;
+import org.zeromq.SocketType;
+import org.zeromq.ZMQ;
 import org.zeromq.ZMsg;
 
 /**
@@ -26,6 +29,8 @@ final class ZapHandler implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ZapHandler.class);
     /** The ZAP domain the broker's socket asks for; any non-empty domain turns ZAP on for NULL too. */
     static final String DOMAIN = "mdp";
+    /** Where ZeroMQ sends each context's ZAP requests (RFC 27). */
+    static final String ENDPOINT = "inproc://zeromq.zap.01";
     private static final Pattern IPV4_LITERAL = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
     private final ZAuth auth;
@@ -40,10 +45,50 @@ final class ZapHandler implements AutoCloseable {
             return null;
         }
         RateLimitedWarning refusals = new RateLimitedWarning(log, "connections refused");
-        ZAuth.Auth curve = security.curve() ? new AllowedKeys(security, refusals, onAdmitted) : new Refuse("CURVE", refusals);
-        ZAuth.Auth nullMechanism = security.curve() ? new Refuse("NULL", refusals) : new LoopbackOnly(refusals);
-        return new ZapHandler(new ZAuth(context, "mdp-broker-zap",
-                Map.of("NULL", nullMechanism, "CURVE", curve, "PLAIN", new Refuse("PLAIN", refusals))));
+        Probe probe = new Probe();
+        ZAuth.Auth curve = security.curve() ? new AllowedKeys(security, refusals, probe, onAdmitted)
+                : new Refuse("CURVE", refusals, probe);
+        ZAuth.Auth nullMechanism = security.curve() ? new Refuse("NULL", refusals, probe)
+                : new LoopbackOnly(refusals, probe);
+        ZAuth auth = new ZAuth(context, "mdp-broker-zap",
+                Map.of("NULL", nullMechanism, "CURVE", curve, "PLAIN", new Refuse("PLAIN", refusals, probe)));
+        // ZeroMQ lets every connection in when no ZAP handler answers, and ZAuth does not say when it
+        // could not bind (one handler per context): so ask, and make sure it was ours that answered.
+        if (!probe.answeredBy(context)) {
+            auth.close();
+            throw new IllegalStateException("another ZAP handler holds " + ENDPOINT + " in this ZeroMQ context (one "
+                    + "per context), or ours could not bind it: give this broker a context of its own");
+        }
+        return new ZapHandler(auth);
+    }
+
+    /** A ZAP request only this handler can recognise: proof that it, and no other, answers. */
+    private static final class Probe {
+        final String marker = "mdp-zap-probe-" + UUID.randomUUID();
+        volatile boolean seen;
+
+        boolean answeredBy(ZContext context) {
+            ZMQ.Socket req = context.createSocket(SocketType.REQ);
+            try {
+                req.setLinger(0);
+                req.setReceiveTimeOut(2000);
+                req.connect(ENDPOINT);
+                // RFC 27: version, request id, domain, address, identity, mechanism.
+                req.sendMore("1.0");
+                req.sendMore("probe");
+                req.sendMore(DOMAIN);
+                req.sendMore(marker);
+                req.sendMore("");
+                req.send("NULL");
+                byte[] reply = req.recv(0);
+                while (reply != null && req.hasReceiveMore()) {
+                    req.recv(0);
+                }
+                return reply != null && seen;
+            } finally {
+                context.destroySocket(req);
+            }
+        }
     }
 
     /** Whether a ZAP address (an IP literal, as ZeroMQ gives it) is a loopback address. */
@@ -65,8 +110,8 @@ final class ZapHandler implements AutoCloseable {
 
     /** NULL connections from loopback only. */
     private static final class LoopbackOnly extends Decision {
-        LoopbackOnly(RateLimitedWarning refusals) {
-            super(refusals);
+        LoopbackOnly(RateLimitedWarning refusals, Probe probe) {
+            super(refusals, probe);
         }
 
         @Override
@@ -80,8 +125,8 @@ final class ZapHandler implements AutoCloseable {
         private final AllowedKeysDirectory allowed;
         private final Consumer<String> onAdmitted;
 
-        AllowedKeys(BrokerSecurity security, RateLimitedWarning refusals, Consumer<String> onAdmitted) {
-            super(refusals);
+        AllowedKeys(BrokerSecurity security, RateLimitedWarning refusals, Probe probe, Consumer<String> onAdmitted) {
+            super(refusals, probe);
             this.allowed = new AllowedKeysDirectory(security.curveAllowedDir());
             this.onAdmitted = onAdmitted;
         }
@@ -102,8 +147,8 @@ final class ZapHandler implements AutoCloseable {
     private static final class Refuse extends Decision {
         private final String mechanism;
 
-        Refuse(String mechanism, RateLimitedWarning refusals) {
-            super(refusals);
+        Refuse(String mechanism, RateLimitedWarning refusals, Probe probe) {
+            super(refusals, probe);
             this.mechanism = mechanism;
         }
 
@@ -115,9 +160,11 @@ final class ZapHandler implements AutoCloseable {
 
     private abstract static class Decision implements ZAuth.Auth {
         private final RateLimitedWarning refusals;
+        private final Probe probe;
 
-        Decision(RateLimitedWarning refusals) {
+        Decision(RateLimitedWarning refusals, Probe probe) {
             this.refusals = refusals;
+            this.probe = probe;
         }
 
         @Override
@@ -126,6 +173,10 @@ final class ZapHandler implements AutoCloseable {
         }
 
         boolean decided(boolean allowed, ZAuth.ZapRequest request, String whyNot) {
+            if (probe.marker.equals(request.address)) {
+                probe.seen = true;
+                return false;
+            }
             if (!allowed) {
                 log.debug("refused a {} connection from {}: {}", request.mechanism, request.address, whyNot);
                 refusals.record(System.nanoTime(), request.mechanism + " from " + request.address + ": " + whyNot);

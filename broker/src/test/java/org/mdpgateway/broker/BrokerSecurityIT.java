@@ -278,6 +278,32 @@ class BrokerSecurityIT {
     }
 
     @Test
+    void inProcessWorkers_needNoKeys_andASecondBrokerInTheSameContextIsRefused() throws Exception {
+        allowedPeer("client");
+        try (ZContext shared = new ZContext(1)) {
+            Broker curveBroker = Broker.start(BrokerConfig.defaults("tcp://127.0.0.1:*", "inproc://secure-broker")
+                    .withSecurity(BrokerSecurity.curve(dir.resolve("broker.key_secret"), allowed, null)), shared);
+            try {
+                MdpWorker inproc = MdpWorker.builder("inproc://secure-broker", "local").context(shared)
+                        .start((request, partials) -> request);
+                try {
+                    String endpoint = curveBroker.boundEndpoints().get(0);
+                    CurveCertificate client = CurveCertificate.loadSecret(dir.resolve("peers/client.key_secret"));
+                    assertEquals("200", awaitMmi(endpoint, client, "local", "200"), "the in-process worker registered");
+                    // ZeroMQ has one ZAP handler per context: a second broker there would go unvetted.
+                    IllegalStateException refused = assertThrows(IllegalStateException.class,
+                            () -> Broker.start(BrokerConfig.defaults("tcp://127.0.0.1:*"), shared));
+                    assertTrue(refused.getMessage().contains("ZAP"), refused.getMessage());
+                } finally {
+                    inproc.close();
+                }
+            } finally {
+                curveBroker.close();
+            }
+        }
+    }
+
+    @Test
     void aConfigThatWouldFailOpen_isRefused() {
         Path key = dir.resolve("broker.key_secret");
         assertThrows(IllegalArgumentException.class, () -> new BrokerSecurity(key, null, null, false));

@@ -15,6 +15,7 @@ import java.util.function.BooleanSupplier;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
+import zmq.ZError;
 import org.zeromq.ZMQException;
 
 /**
@@ -145,9 +146,15 @@ final class BlockingCalls {
     }
 
     private ZMQ.Socket open(int broker) {
-        // Not created through the ZContext, which would close it under its caller on close.
-        return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER),
-                brokers.endpoints().get(broker), handshakeTimeout, curve);
+        String endpoint = brokers.endpoints().get(broker);
+        try {
+            // Not created through the ZContext, which would close it under its caller on close.
+            return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER), endpoint,
+                    handshakeTimeout, curve);
+        } catch (ZError.IOException e) {
+            throw new MdpException("cannot open a socket to " + endpoint + " (" + e.getMessage()
+                    + "); fewer requests at once or a higher file-descriptor limit would help", e);
+        }
     }
 
     private void giveBack(ZMQ.Socket socket, int broker) {

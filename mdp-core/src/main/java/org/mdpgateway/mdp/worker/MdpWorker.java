@@ -38,6 +38,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
+import org.zeromq.ZMQException;
+import zmq.ZError;
 
 /**
  * An MDP/Worker for one service (18/MDP), on one broker or several.
@@ -217,6 +219,9 @@ public final class MdpWorker implements AutoCloseable {
 
     // ---- the resolver thread -------------------------------------------------------------------
 
+    /** What each configured endpoint resolved to last, for when a lookup fails. Resolver thread only. */
+    private final Map<String, Set<String>> lastResolved = new java.util.HashMap<>();
+
     /** The endpoints every configured one stands for now; a name that does not resolve stands for none. */
     private Set<String> resolveAll(HostResolver resolver) {
         Set<String> endpoints = new LinkedHashSet<>();
@@ -232,15 +237,25 @@ public final class MdpWorker implements AutoCloseable {
                 endpoints.add(configured);
                 continue;
             }
+            Set<String> found = new LinkedHashSet<>();
             try {
                 for (InetAddress address : resolver.resolve(uri.getHost())) {
                     if (address instanceof Inet4Address) {
-                        endpoints.add("tcp://" + address.getHostAddress() + ":" + uri.getPort());
+                        found.add("tcp://" + address.getHostAddress() + ":" + uri.getPort());
                     }
                 }
+                if (found.isEmpty()) {
+                    log.warn("worker for '{}': {} has no IPv4 address", service, uri.getHost());
+                }
+                lastResolved.put(configured, found);
             } catch (IOException | RuntimeException e) {
-                log.warn("worker for '{}' cannot resolve {}: {}", service, uri.getHost(), e.toString());
+                // A failed lookup (a DNS server restarting) is not an answer: the brokers found last
+                // time stay, rather than every connection to them being dropped.
+                found = lastResolved.getOrDefault(configured, Set.of());
+                log.warn("worker for '{}' cannot resolve {} ({}); keeping the {} brokers found before", service,
+                        uri.getHost(), e.toString(), found.size());
             }
+            endpoints.addAll(found);
         }
         return endpoints;
     }
@@ -392,17 +407,19 @@ public final class MdpWorker implements AutoCloseable {
             }
             loop.post(new Outgoing(c, generation, new WorkerCommand.Partial(client, partial)));
         };
+        Finished done;
         try {
             Body reply = handler.handle(request, partials);
             if (reply == null || reply.isEmpty()) {
                 throw new IllegalStateException("handler returned no FINAL body (null or no frames)");
             }
-            loop.post(new Finished(h, c, generation, client, new WorkerCommand.Final(client, reply), null));
+            done = new Finished(h, c, generation, client, new WorkerCommand.Final(client, reply), null);
         } catch (Exception | Error e) { // an Error too: else no FINAL ever goes and the worker stays busy
-            loop.post(new Finished(h, c, generation, client, null, e));
-        } finally {
-            finished.set(true);
+            done = new Finished(h, c, generation, client, null, e);
         }
+        // Before the FINAL is posted: a PARTIAL from a thread the handler gave the sink to must not follow it.
+        finished.set(true);
+        loop.post(done);
     }
 
     /** A PARTIAL has left: its handler may queue another. */
@@ -463,7 +480,16 @@ public final class MdpWorker implements AutoCloseable {
         }
 
         private void connect(long now) {
-            socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout, curve);
+            try {
+                socket = MdpSockets.connectDealer(context, endpoint, handshakeTimeout, curve);
+            } catch (ZMQException | ZError.IOException e) {
+                // Out of descriptors, say: this broker is tried again later; the others go on.
+                log.warn("worker for '{}' cannot open a socket to {} ({}); trying again in {} ms", service, endpoint,
+                        e.getMessage(), TimeUnit.NANOSECONDS.toMillis(reconnectNanos));
+                socket = null;
+                reconnectAt = now + Math.max(reconnectNanos, TimeUnit.MILLISECONDS.toNanos(100));
+                return;
+            }
             registration = loop.register(socket, ZMQ.Poller.POLLIN, this);
             generation++;
             connects++;

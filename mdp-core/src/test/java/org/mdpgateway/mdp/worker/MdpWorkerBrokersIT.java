@@ -2,6 +2,7 @@ package org.mdpgateway.mdp.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mdpgateway.mdp.RawRouterPeer.cmd;
 
@@ -178,6 +179,46 @@ class MdpWorkerBrokersIT {
                 worker.connections().stream().map(MdpWorker.ConnectionState::endpoint).toList());
         request(two, onTwo, "c", "hi");
         assertEquals("hi", strings(expectReply(two)).get(4));
+    }
+
+    @Test
+    void aFailedLookup_keepsTheBrokersFoundBefore() throws Exception {
+        RawRouterPeer one = broker();
+        int port = Integer.parseInt(one.endpoint().replaceAll(".*:", ""));
+        AtomicReference<Boolean> dnsDown = new AtomicReference<>(false);
+        MdpWorker worker = start(MdpWorker.builder("tcp://brokers.example:" + port, "svc")
+                .resolveBrokers(Duration.ofMillis(50)).resolver(host -> {
+                    if (dnsDown.get()) {
+                        throw new java.net.UnknownHostException(host + ": the DNS server is restarting");
+                    }
+                    return List.of(InetAddress.getByName("127.0.0.1"));
+                }), (request, partials) -> request);
+        byte[] id = expectReady(one, "svc");
+        dnsDown.set(true);
+        Thread.sleep(500); // ten failed lookups
+        assertEquals(1, worker.connections().size(), "the broker found before is kept");
+        request(one, id, "c", "still served");
+        Received reply = expectReply(one);
+        assertEquals("still served", strings(reply).get(4), "and still served on the same connection");
+    }
+
+    @Test
+    void aBrokerWhoseSocketCannotBeOpened_isTriedAgainLater_andTheOthersAreServed() throws Exception {
+        RawRouterPeer a = broker();
+        RawRouterPeer b = broker();
+        // A context with room for one socket stands in for a process out of file descriptors.
+        try (org.zeromq.ZContext small = new org.zeromq.ZContext()) {
+            small.getContext().setMaxSockets(1);
+            MdpWorker worker = start(MdpWorker.builder(List.of(a.endpoint(), b.endpoint()), "svc").context(small)
+                    .reconnectDelay(Duration.ofMillis(50)), (request, partials) -> request);
+            byte[] onA = expectReady(a, "svc");
+            request(a, onA, "c", "served");
+            assertEquals("served", strings(expectReply(a)).get(4));
+            assertNull(b.receive(Duration.ofMillis(300)), "no socket for b");
+            List<MdpWorker.ConnectionState> states = worker.connections();
+            assertEquals(List.of(true, false), states.stream().map(MdpWorker.ConnectionState::heard).toList());
+            worker.close();
+        }
     }
 
     private static List<String> strings(Received r) {
