@@ -54,6 +54,9 @@ final class GatewayMetrics implements AutoCloseable {
     private final Map<ReplyFormat, AtomicLong> openStreams = new EnumMap<>(ReplyFormat.class);
     /** The broker's figures as meters; read and written only under the scrape lock ({@link #render}). */
     private final Map<SnapshotKey, SnapshotValue> brokerMeters = new HashMap<>();
+    /** When the snapshot applied last was asked for; under the scrape lock. */
+    private long lastSnapshotAskedAt;
+    private boolean appliedSnapshot;
 
     GatewayMetrics() {
         // Two of Micrometer's names break Prometheus's naming rules (promtool check metrics): a CPU time
@@ -169,8 +172,17 @@ final class GatewayMetrics implements AutoCloseable {
         s.duration.record(elapsedNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
-    /** The Prometheus text exposition of every meter, with the broker's figures from {@code broker}. */
-    synchronized String render(List<ServiceStats> broker) {
+    /**
+     * The Prometheus text exposition of every meter, with the broker's figures from {@code broker},
+     * a snapshot asked for at {@code askedAt} ({@link System#nanoTime}). Of two scrapes at once, the
+     * one whose snapshot is older does not apply it: counters never go back.
+     */
+    synchronized String render(List<ServiceStats> broker, long askedAt) {
+        if (appliedSnapshot && askedAt - lastSnapshotAskedAt < 0) {
+            return registry.scrape();
+        }
+        appliedSnapshot = true;
+        lastSnapshotAskedAt = askedAt;
         brokerMeters.values().forEach(v -> v.seen = false);
         for (ServiceStats s : broker) {
             Tags service = Tags.of("service", s.service());

@@ -340,10 +340,11 @@ final class HttpApi {
     }
 
     private void metrics(Context ctx) {
+        long askedAt = System.nanoTime();
         ctx.future(() -> broker.stats().thenAcceptAsync(stats -> {
             ctx.status(200);
             ctx.contentType("text/plain; version=0.0.4; charset=utf-8");
-            ctx.result(metrics.render(stats));
+            ctx.result(metrics.render(stats, askedAt));
         }, writers));
     }
 
