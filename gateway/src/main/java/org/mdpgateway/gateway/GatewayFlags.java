@@ -108,6 +108,14 @@ final class GatewayFlags implements Callable<Integer> {
             description = "accept Bearer JWTs signed RS256 or ES256 by a key of this JWK Set (default: none)")
     Path jwtJwksFile;
 
+    @Option(names = "--jwt-audience", paramLabel = "AUD",
+            description = "accept only JWTs whose aud claim holds this (default: aud is not checked)")
+    String jwtAudience;
+
+    @Option(names = "--jwt-issuer", paramLabel = "ISS",
+            description = "accept only JWTs whose iss claim is this (default: iss is not checked)")
+    String jwtIssuer;
+
     @Option(names = "--public-metrics", arity = "0..1", fallbackValue = "true", paramLabel = "BOOL",
             converter = CommandLines.Switch.class,
             description = "serve /metrics without a credential when credentials are configured (default: off)")
@@ -226,15 +234,20 @@ final class GatewayFlags implements Callable<Integer> {
         if (jwtHs256SecretFile != null && jwtJwksFile != null) {
             throw CommandLines.usageError(command, "--jwt-hs256-secret-file and --jwt-jwks-file exclude each other");
         }
+        if ((jwtAudience != null || jwtIssuer != null) && jwtHs256SecretFile == null && jwtJwksFile == null) {
+            throw CommandLines.usageError(command, "--jwt-audience and --jwt-issuer need --jwt-hs256-secret-file or "
+                    + "--jwt-jwks-file");
+        }
         AccessPolicy policy = AccessPolicy.OPEN.withPublic(publicMetrics, publicDocs);
         if (apiKeysFile != null) {
             policy = policy.withApiKeys(fromFile("--api-keys-file", () -> ApiKeys.load(apiKeysFile)));
         }
         if (jwtHs256SecretFile != null) {
-            policy = policy.withJwt(fromFile("--jwt-hs256-secret-file", () -> JwtVerifier.hs256(jwtHs256SecretFile)));
+            policy = policy.withJwt(fromFile("--jwt-hs256-secret-file", () -> JwtVerifier.hs256(jwtHs256SecretFile, jwtAudience,
+                    jwtIssuer)));
         }
         if (jwtJwksFile != null) {
-            policy = policy.withJwt(fromFile("--jwt-jwks-file", () -> JwtVerifier.jwks(jwtJwksFile)));
+            policy = policy.withJwt(fromFile("--jwt-jwks-file", () -> JwtVerifier.jwks(jwtJwksFile, jwtAudience, jwtIssuer)));
         }
         return policy;
     }

@@ -46,16 +46,24 @@ final class JwtVerifier {
     private final DefaultJWTProcessor<SecurityContext> processor;
     private final String description;
 
-    private JwtVerifier(JWSVerificationKeySelector<SecurityContext> keys, String description) {
+    private JwtVerifier(JWSVerificationKeySelector<SecurityContext> keys, String description, String audience,
+            String issuer) {
         DefaultJWTProcessor<SecurityContext> p = new DefaultJWTProcessor<>();
         p.setJWSKeySelector(keys);
         // exp is required: a token that never expires is a standing key, and API keys exist for that.
+        // With an audience and an issuer (RFC 8725 section 3.9), a token the same identity provider
+        // signed for another system is refused too.
+        JWTClaimsSet.Builder exact = new JWTClaimsSet.Builder();
+        if (issuer != null) {
+            exact.issuer(issuer);
+        }
         DefaultJWTClaimsVerifier<SecurityContext> claims =
-                new DefaultJWTClaimsVerifier<>(null, new JWTClaimsSet.Builder().build(), Set.of("exp"));
+                new DefaultJWTClaimsVerifier<>(audience, exact.build(), Set.of("exp"));
         claims.setMaxClockSkew(CLOCK_SKEW_SECONDS);
         p.setJWTClaimsSetVerifier(claims);
         this.processor = p;
-        this.description = description;
+        this.description = description + (audience != null ? ", audience " + audience : "")
+                + (issuer != null ? ", issuer " + issuer : "");
     }
 
     /**
@@ -65,6 +73,11 @@ final class JwtVerifier {
      *     {@link #MIN_HS256_SECRET_BYTES}
      */
     static JwtVerifier hs256(Path file) {
+        return hs256(file, null, null);
+    }
+
+    /** As {@link #hs256(Path)}, also requiring {@code aud} to hold {@code audience} and {@code iss} to be {@code issuer}, unless null. */
+    static JwtVerifier hs256(Path file, String audience, String issuer) {
         byte[] secret;
         try {
             secret = Files.readAllBytes(file);
@@ -84,7 +97,7 @@ final class JwtVerifier {
                     + " bytes; HS256 needs at least " + MIN_HS256_SECRET_BYTES + " (RFC 7518 section 3.2)");
         }
         return new JwtVerifier(new JWSVerificationKeySelector<>(JWSAlgorithm.HS256, new ImmutableSecret<>(secret)),
-                "HS256 secret");
+                "HS256 secret", audience, issuer);
     }
 
     /**
@@ -95,6 +108,11 @@ final class JwtVerifier {
      *     or EC public key
      */
     static JwtVerifier jwks(Path file) {
+        return jwks(file, null, null);
+    }
+
+    /** As {@link #jwks(Path)}, with the audience and issuer of {@link #hs256(Path, String, String)}. */
+    static JwtVerifier jwks(Path file, String audience, String issuer) {
         JWKSet keys;
         try {
             keys = JWKSet.load(file.toFile()).toPublicJWKSet();
@@ -109,7 +127,7 @@ final class JwtVerifier {
             throw new IllegalArgumentException("the JWK Set " + file + " has no RSA or EC public key");
         }
         return new JwtVerifier(new JWSVerificationKeySelector<>(Set.of(JWSAlgorithm.RS256, JWSAlgorithm.ES256),
-                new ImmutableJWKSet<>(new JWKSet(usable))), usable.size() + " JWK Set keys");
+                new ImmutableJWKSet<>(new JWKSet(usable))), usable.size() + " JWK Set keys", audience, issuer);
     }
 
     /** Whether {@code value} has the shape of a JWT (RFC 7519 §7.2 steps 1-2), whatever its signature. */

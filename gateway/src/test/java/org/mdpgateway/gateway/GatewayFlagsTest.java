@@ -436,4 +436,11 @@ class GatewayFlagsTest {
         assertEquals(List.of(), GatewayFlags.parse(new String[] {"--demo-workers"}, Map.of()).config()
                 .demoWorkerBrokers(), "by default they serve the embedded broker");
     }
+
+    @Test
+    void jwtAudienceAndIssuer_needAJwtSource() {
+        assertTrue(assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"--jwt-audience", "mdp-gateway"}, Map.of())).getMessage()
+                .contains("--jwt-audience"));
+    }
 }
