@@ -102,7 +102,7 @@ final class BlockingCalls {
                     throw new RequestTimeoutException(request.service(), timeout, attempts, received);
                 }
                 // 18/MDP: close the socket, open a new one and resend; with several brokers, on the next.
-                broker = (start + attempts) % brokers.size();
+                broker = brokers.next(start, attempts);
                 socket = replace(socket, broker);
             }
         } catch (ZMQException e) {

@@ -24,17 +24,13 @@ final class BrokerRotation {
         return endpoints.size() == 1 ? 0 : Math.floorMod(next.getAndIncrement(), endpoints.size());
     }
 
-    /** The broker of attempt {@code attempt} (1 for the first) of a request that started at {@code start}. */
-    String endpoint(int start, int attempt) {
-        return endpoints.get((start + attempt - 1) % endpoints.size());
+    /** The broker (its index) of the next attempt of a request that started at {@code start} and made {@code attemptsMade}. */
+    int next(int start, int attemptsMade) {
+        return (start + attemptsMade) % endpoints.size();
     }
 
     int size() {
         return endpoints.size();
-    }
-
-    int indexOf(String endpoint) {
-        return endpoints.indexOf(endpoint);
     }
 
     List<String> endpoints() {

@@ -587,7 +587,7 @@ public final class MdpClient implements AutoCloseable {
 
     /** The broker (its index) of the call's next attempt. */
     private int brokerOfNextAttempt(Call call) {
-        return brokers.size() == 1 ? 0 : (call.firstBroker + call.attempts) % brokers.size();
+        return brokers.next(call.firstBroker, call.attempts);
     }
 
     private static void discard(Conn conn) {

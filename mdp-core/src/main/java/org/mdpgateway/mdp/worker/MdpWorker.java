@@ -452,6 +452,8 @@ public final class MdpWorker implements AutoCloseable {
         /** The broker's liveness: 18/MDP, silence for liveness x interval means it is gone. */
         Liveness broker;
         boolean heardSinceConnect;
+        /** The loss of this broker was logged, and it has not been heard from since. */
+        boolean lossLogged;
         long lastSent;
         RoutingId busyWith;
         /** Commands waiting for room in the socket, in order. */
@@ -502,8 +504,14 @@ public final class MdpWorker implements AutoCloseable {
 
         private void keepAlive(long now) {
             if (broker.isExpired(now)) {
-                log.warn("worker for '{}' heard nothing from {} for {} ms; reconnecting", service, endpoint,
-                        TimeUnit.NANOSECONDS.toMillis(broker.silentNanos(now)));
+                // One WARN when a broker is lost; while it stays away, each further try is DEBUG.
+                if (!lossLogged) {
+                    log.warn("worker for '{}' heard nothing from {} for {} ms; reconnecting", service, endpoint,
+                            TimeUnit.NANOSECONDS.toMillis(broker.silentNanos(now)));
+                    lossLogged = true;
+                } else {
+                    log.debug("worker for '{}' still hears nothing from {}; reconnecting", service, endpoint);
+                }
                 dropSocket();
                 reconnectAt = now + reconnectNanos;
             } else if (now - lastSent >= heartbeatNanos && outgoing.isEmpty()) {
@@ -536,6 +544,7 @@ public final class MdpWorker implements AutoCloseable {
                 // 18/MDP: any command except DISCONNECT acts as a heartbeat.
                 broker.heard(ticker.nanoTime(), expiryNanos);
                 heardSinceConnect = true;
+                lossLogged = false;
                 if (workerCommand instanceof WorkerCommand.Request request) {
                     dispatch(this, request);
                 } else if (!(workerCommand instanceof WorkerCommand.Heartbeat)) {
