@@ -107,7 +107,7 @@ public final class MdpClient implements AutoCloseable {
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
         this.curve = b.curve;
-        this.context = b.context == null ? SharedContext.get() : b.context;
+        this.context = b.context == null ? SharedContext.forClients() : b.context;
         // With a clock of its own (a test's), every request goes through the I/O thread, which reads it.
         this.blockingCalls = b.tickerGiven ? null
                 : new BlockingCalls(context, brokers, handshakeTimeout, curve, maxAttempts, maxIdleSockets, () -> closed);
@@ -730,7 +730,8 @@ public final class MdpClient implements AutoCloseable {
         /**
          * A ZeroMQ context to create sockets in, shared with the caller, who closes it; needed to
          * reach an {@code inproc://} endpoint bound in that context. Default: one context shared by the
-         * clients and workers of this process that were given none, which lives as long as the process.
+         * clients of this process that were given none, which lives as long as the process (the workers have
+         * another: see {@link org.mdpgateway.mdp.internal.SharedContext} for why).
          */
         public Builder context(ZContext context) {
             this.context = Objects.requireNonNull(context, "context");

@@ -45,9 +45,8 @@ import zmq.ZError;
  * An MDP/Worker for one service (18/MDP), on one broker or several.
  *
  * <p>For each broker the worker connects a DEALER socket and sends READY: one worker connection per
- * broker, as 18/MDP has it. It hands each REQUEST to its {@link RequestHandler} on a handler thread,
- * while an I/O thread owns the sockets and heartbeats each broker at the configured interval, busy or
- * idle. Any command from a broker counts as its heartbeat; after liveness x interval of silence the
+ * broker, as 18/MDP has it. It hands each REQUEST to its {@link RequestHandler}, while an I/O thread
+ * owns the sockets and heartbeats each broker at the configured interval, busy or idle. Any command from a broker counts as its heartbeat; after liveness x interval of silence the
  * worker takes that broker for lost and reconnects to it on a new socket with a new READY. A
  * DISCONNECT from a broker does the same (18/MDP: close the socket and reconnect on a new one). Each
  * connection does this on its own; the others go on serving. {@link #close()} sends DISCONNECT on
@@ -61,10 +60,14 @@ import zmq.ZError;
  * connection and reconnects, so its broker knows the request was not served and can give it to
  * another worker; with {@link Builder#errorReply} it answers a FINAL of its own instead.
  *
- * <p>Threads: the sockets and the connections' state belong to the I/O thread. Handler threads get
- * each request from it and hand back PARTIALs, the FINAL or its failure through the
- * {@link EventLoop}'s queue; only the I/O thread touches a socket. A resolver thread, when brokers
- * are found by DNS, posts each lookup's result to the same queue.
+ * <p>Threads: the sockets and the connections' state belong to the I/O thread. With one request in
+ * flight (the default) a handler runs on the I/O thread itself, which saves two thread wake-ups per
+ * request; if it runs longer than {@link LoopHandover#HANDOVER_AFTER_NANOS}, a watchdog gives the I/O
+ * role (sockets, heartbeats) to a new thread meanwhile, and the following requests run on a handler
+ * thread until one of them is short again. Handler threads get each request from the I/O thread and
+ * hand back PARTIALs, the FINAL or its failure through the {@link EventLoop}'s queue; only the thread
+ * holding the I/O role touches a socket. A resolver thread, when brokers are found by DNS, posts each
+ * lookup's result to the same queue.
  *
  * <pre>{@code
  * MdpWorker worker = MdpWorker.builder("tcp://localhost:5555", "echo")
@@ -110,7 +113,10 @@ public final class MdpWorker implements AutoCloseable {
     private final EventLoop<Object> loop = new EventLoop<>();
     private final List<HandlerThread> handlerThreads = new ArrayList<>();
     private final ScheduledExecutorService resolverThread;
-    private final Thread ioThread;
+    /** Runs handlers on the I/O thread while they are short; null with more than one in flight. */
+    private final LoopHandover handover;
+    /** Counted down by the thread that holds the I/O role when the worker stops. */
+    private final java.util.concurrent.CountDownLatch loopEnded = new java.util.concurrent.CountDownLatch(1);
     private volatile boolean closed;
 
     // Owned by the I/O thread.
@@ -124,6 +130,8 @@ public final class MdpWorker implements AutoCloseable {
      * broker reads waits here instead of growing memory.
      */
     private final Semaphore partialRoom = new Semaphore(MAX_QUEUED_PARTIALS);
+    /** Whether the next request runs on the I/O thread (see {@link LoopHandover}). */
+    private boolean inlineNext;
 
     private MdpWorker(Builder b, RequestHandler handler) {
         this.service = b.service;
@@ -134,7 +142,7 @@ public final class MdpWorker implements AutoCloseable {
         this.ticker = b.ticker;
         this.handshakeTimeout = b.handshakeTimeout;
         this.curve = b.curve;
-        this.context = b.context == null ? SharedContext.get() : b.context;
+        this.context = b.context == null ? SharedContext.forWorkers() : b.context;
         this.errorReply = b.errorReply;
         this.handler = handler;
         this.maxInFlight = b.maxInFlight;
@@ -159,9 +167,17 @@ public final class MdpWorker implements AutoCloseable {
             resolverThread.scheduleWithFixedDelay(() -> loop.post(new Resolved(resolveAll(resolver))), 0,
                     b.resolveEvery.toNanos(), TimeUnit.NANOSECONDS);
         }
-        this.ioThread = new Thread(this::runLoop, "mdp-worker-" + service);
-        this.ioThread.setDaemon(true);
-        this.ioThread.start();
+        String loopName = "mdp-worker-" + service;
+        if (maxInFlight == 1) {
+            handover = new LoopHandover(this::runLoop, loopName);
+            inlineNext = true;
+            handover.start();
+        } else {
+            handover = null;
+            Thread ioThread = new Thread(this::runLoop, loopName);
+            ioThread.setDaemon(true);
+            ioThread.start();
+        }
     }
 
     public static Builder builder(String endpoint, String service) {
@@ -202,12 +218,15 @@ public final class MdpWorker implements AutoCloseable {
             resolverThread.shutdownNow();
         }
         loop.post(Stop.INSTANCE);
-        if (Thread.currentThread() != ioThread) {
-            try {
-                ioThread.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        try {
+            // Called from a handler running inline, this thread holds the I/O role: the watchdog
+            // hands it to a new thread, which stops the loop.
+            loopEnded.await(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (handover != null) {
+            handover.close(); // interrupts a handler still running on a thread that held the I/O role
         }
         handlerThreads.forEach(HandlerThread::shutdownNow);
     }
@@ -262,33 +281,46 @@ public final class MdpWorker implements AutoCloseable {
 
     // ---- I/O thread ----------------------------------------------------------------------------
 
+    /** Run by the thread that holds the I/O role, until the worker stops or the role is handed over. */
     private void runLoop() {
         try {
-            while (true) {
-                long now = ticker.nanoTime();
-                if (drainInbox(now)) {
-                    return;
-                }
-                for (Connection c : connections.values()) {
-                    c.maintain(now);
-                }
-                int ready = loop.poll(pollTimeoutMillis(now));
-                for (int i = 0; i < ready; i++) {
-                    EventLoop.Registration r = loop.ready(i);
-                    if (r.attachment() instanceof Connection c && c.registration == r) {
-                        if (r.writable()) {
-                            c.flushOutgoing();
-                        }
-                        if (c.socket != null && r.readable()) {
-                            c.readCommands();
-                        }
+            turns();
+        } catch (HandedOver e) {
+            return; // a handler ran long on this thread: another thread holds the I/O role now
+        } catch (RuntimeException | Error e) {
+            log.error("MDP worker I/O thread for '{}' failed", service, e);
+            stopped();
+            throw e;
+        }
+        stopped();
+    }
+
+    private void turns() {
+        while (true) {
+            long now = ticker.nanoTime();
+            if (drainInbox(now)) {
+                return;
+            }
+            for (Connection c : connections.values()) {
+                c.maintain(now);
+            }
+            int ready = loop.poll(pollTimeoutMillis(now));
+            for (int i = 0; i < ready; i++) {
+                EventLoop.Registration r = loop.ready(i);
+                if (r.attachment() instanceof Connection c && c.registration == r) {
+                    if (r.writable()) {
+                        c.flushOutgoing();
+                    }
+                    if (c.socket != null && r.readable()) {
+                        c.readCommands();
                     }
                 }
             }
-        } catch (RuntimeException | Error e) {
-            log.error("MDP worker I/O thread for '{}' failed", service, e);
-            throw e;
-        } finally {
+        }
+    }
+
+    private void stopped() {
+        try {
             long now = ticker.nanoTime();
             for (Connection c : connections.values()) {
                 if (c.socket != null) {
@@ -298,6 +330,8 @@ public final class MdpWorker implements AutoCloseable {
             }
             loop.close();
             log.info("worker for '{}' stopped", service);
+        } finally {
+            loopEnded.countDown();
         }
     }
 
@@ -306,11 +340,7 @@ public final class MdpWorker implements AutoCloseable {
         Object item;
         while ((item = loop.next()) != null) {
             if (item instanceof Outgoing out) {
-                if (out.conn.generation != out.generation || out.conn.socket == null) {
-                    sent(out.command); // for a connection that is gone: its broker has dealt with that request
-                    continue;
-                }
-                out.conn.send(out.command, now);
+                send(out, now);
             } else if (item instanceof Finished done) {
                 finished(done, now);
             } else if (item instanceof Resolved resolved) {
@@ -341,6 +371,10 @@ public final class MdpWorker implements AutoCloseable {
             }
         }
         idleHandlers.add(done.handler);
+        if (handover != null) {
+            // Short handlers run on this thread; after a long one, on the handler thread until one is short.
+            inlineNext = done.quick;
+        }
         Waiting next;
         while ((next = waiting.poll()) != null) {
             if (next.conn.generation == next.generation && next.conn.socket != null) {
@@ -389,11 +423,32 @@ public final class MdpWorker implements AutoCloseable {
         HandlerThread h = idleHandlers.poll();
         int generation = c.generation;
         RoutingId client = request.client();
-        h.execute(() -> runHandler(h, c, generation, client, request.body()));
+        if (inlineNext) {
+            runInline(h, c, generation, client, request.body());
+        } else {
+            h.execute(() -> loop.post(handle(h, c, generation, client, request.body())));
+        }
     }
 
-    /** Runs on a handler thread. */
-    private void runHandler(HandlerThread h, Connection c, int generation, RoutingId client, Body request) {
+    /**
+     * Runs the handler on this, the I/O thread. If it runs long, the watchdog gives the I/O role to a
+     * new thread meanwhile; then this thread posts the outcome like a handler thread and leaves.
+     */
+    private void runInline(HandlerThread h, Connection c, int generation, RoutingId client, Body request) {
+        long run = handover.enter();
+        Finished done = handle(h, c, generation, client, request);
+        if (handover.leave(run)) {
+            Thread.interrupted(); // an interrupt meant for the handler must not reach the loop's select
+            finished(done, ticker.nanoTime());
+        } else {
+            loop.post(done);
+            throw HandedOver.INSTANCE;
+        }
+    }
+
+    /** Runs the handler for one request, on a handler thread or inline on the I/O thread. */
+    private Finished handle(HandlerThread h, Connection c, int generation, RoutingId client, Body request) {
+        long started = System.nanoTime();
         AtomicBoolean finished = new AtomicBoolean();
         RequestHandler.PartialSink partials = partial -> {
             if (finished.get()) {
@@ -405,7 +460,11 @@ public final class MdpWorker implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException("interrupted while waiting to send a PARTIAL", e);
             }
-            loop.post(new Outgoing(c, generation, new WorkerCommand.Partial(client, partial)));
+            Outgoing out = new Outgoing(c, generation, new WorkerCommand.Partial(client, partial));
+            // Inline, and still holding the I/O role: straight to the socket, live.
+            if (handover == null || !handover.tryOnLoop(() -> send(out, ticker.nanoTime()))) {
+                loop.post(out);
+            }
         };
         Finished done;
         try {
@@ -413,13 +472,22 @@ public final class MdpWorker implements AutoCloseable {
             if (reply == null || reply.isEmpty()) {
                 throw new IllegalStateException("handler returned no FINAL body (null or no frames)");
             }
-            done = new Finished(h, c, generation, client, new WorkerCommand.Final(client, reply), null);
+            done = new Finished(h, c, generation, client, new WorkerCommand.Final(client, reply), null,
+                    System.nanoTime() - started < LoopHandover.HANDOVER_AFTER_NANOS);
         } catch (Exception | Error e) { // an Error too: else no FINAL ever goes and the worker stays busy
-            done = new Finished(h, c, generation, client, null, e);
+            done = new Finished(h, c, generation, client, null, e, false);
         }
         // Before the FINAL is posted: a PARTIAL from a thread the handler gave the sink to must not follow it.
         finished.set(true);
-        loop.post(done);
+        return done;
+    }
+
+    private void send(Outgoing out, long now) {
+        if (out.conn.generation != out.generation || out.conn.socket == null) {
+            sent(out.command); // for a connection that is gone: its broker has dealt with that request
+        } else {
+            out.conn.send(out.command, now);
+        }
     }
 
     /** A PARTIAL has left: its handler may queue another. */
@@ -614,8 +682,18 @@ public final class MdpWorker implements AutoCloseable {
     private record Outgoing(Connection conn, int generation, WorkerCommand command) {}
 
     /** A handler's end of one request: its FINAL, or the failure. */
+    /** @param quick whether the handler took less than {@link LoopHandover#HANDOVER_AFTER_NANOS} */
     private record Finished(HandlerThread handler, Connection conn, int generation, RoutingId client,
-            WorkerCommand.Final reply, Throwable failure) {}
+            WorkerCommand.Final reply, Throwable failure, boolean quick) {}
+
+    /** Unwinds a thread that lost the I/O role while it ran a handler inline. */
+    private static final class HandedOver extends RuntimeException {
+        static final HandedOver INSTANCE = new HandedOver();
+
+        private HandedOver() {
+            super(null, null, false, false);
+        }
+    }
 
     private record Waiting(Connection conn, int generation, WorkerCommand.Request request) {}
 
@@ -705,7 +783,8 @@ public final class MdpWorker implements AutoCloseable {
         /**
          * A ZeroMQ context to create sockets in, shared with the caller, who closes it; needed to
          * reach an {@code inproc://} endpoint bound in that context. Default: one context shared by the
-         * clients and workers of this process that were given none, which lives as long as the process.
+         * workers of this process that were given none, which lives as long as the process (the clients have
+         * another: see {@link org.mdpgateway.mdp.internal.SharedContext} for why).
          */
         public Builder context(ZContext context) {
             this.context = Objects.requireNonNull(context, "context");

@@ -3,9 +3,14 @@ package org.mdpgateway.mdp.worker;
 import org.mdpgateway.mdp.Body;
 
 /**
- * Handles the requests of one service inside an {@link MdpWorker}, one at a time, on the worker's
- * handler thread. It may send any number of PARTIALs through {@code partials}; what it returns is the
- * FINAL, so every request gets exactly one (18/MDP).
+ * Handles the requests of one service inside an {@link MdpWorker}, one at a time per handler. It may
+ * send any number of PARTIALs through {@code partials}; what it returns is the FINAL, so every request
+ * gets exactly one (18/MDP).
+ *
+ * <p>Which thread runs it is the worker's choice: a short handler may run on the worker's I/O thread,
+ * a long one on a thread of its own. A handler may block as long as it needs (the worker keeps
+ * heartbeating meanwhile), but should not rely on the identity of its thread, or on a thread-local
+ * value set by an earlier request.
  */
 @FunctionalInterface
 public interface RequestHandler {

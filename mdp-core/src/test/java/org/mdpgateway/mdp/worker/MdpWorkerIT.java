@@ -426,6 +426,96 @@ class MdpWorkerIT {
         }
     }
 
+    // ---- 9. Where handlers run ---------------------------------------------------------------------
+
+    @Test
+    void shortHandlersRunOnTheIoThreadAndALongOneHandsItsRoleOverWhileHeartbeatsGoOn() throws Exception {
+        List<String> threads = java.util.Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch release = new CountDownLatch(1);
+        latchesToRelease.add(release);
+        start(MdpWorker.builder(endpoint, SERVICE).heartbeatInterval(Duration.ofMillis(50)).liveness(1000),
+                (request, partials) -> {
+                    threads.add(Thread.currentThread().getName());
+                    if (new String(request.frame(0), StandardCharsets.UTF_8).equals("slow")) {
+                        release.await();
+                    }
+                    return request;
+                });
+        byte[] worker = awaitReady(noOthers()).identity;
+
+        send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("quick"));
+        assertFrom(expectSkippingHeartbeats(worker), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes("quick"));
+        assertEquals("mdp-worker-" + SERVICE, threads.get(0), "a short handler runs on the I/O thread");
+
+        // A handler that blocks: the worker must go on heartbeating (18/MDP) while it does.
+        send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("slow"));
+        int heartbeats = 0;
+        while (heartbeats < 5) {
+            assertFrom(expect(), worker, MDPW02, HEARTBEAT);
+            heartbeats++;
+        }
+        release.countDown();
+        assertFrom(expectSkippingHeartbeats(worker), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes("slow"));
+
+        // After a long one, the next runs on the handler thread; after a short one there, inline again.
+        for (String body : List.of("third", "fourth")) {
+            send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes(body));
+            assertFrom(expectSkippingHeartbeats(worker), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes(body));
+        }
+        assertEquals(List.of("mdp-worker-" + SERVICE, "mdp-worker-" + SERVICE, "mdp-worker-" + SERVICE + "-handler",
+                "mdp-worker-" + SERVICE), threads);
+    }
+
+    @Test
+    void closeDuringALongInlineHandlerSendsDisconnectAndInterruptsIt() throws Exception {
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch interrupted = new CountDownLatch(1);
+        MdpWorker w = start(builder(), (request, partials) -> {
+            started.countDown();
+            try {
+                new CountDownLatch(1).await();
+            } catch (InterruptedException e) {
+                interrupted.countDown();
+                throw e;
+            }
+            return request;
+        });
+        byte[] worker = awaitReady(noOthers()).identity;
+        send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("forever"));
+        assertTrue(started.await(WAIT_MS, TimeUnit.MILLISECONDS), "the handler starts");
+
+        long before = System.nanoTime();
+        w.close();
+        assertTrue(System.nanoTime() - before < TimeUnit.SECONDS.toNanos(4), "close does not wait out its timeout");
+        assertFrom(expect(), worker, MDPW02, DISCONNECT);
+        assertTrue(interrupted.await(WAIT_MS, TimeUnit.MILLISECONDS), "the handler is interrupted");
+    }
+
+    @Test
+    void aHandlerMayCloseItsOwnWorker() throws Exception {
+        AtomicReference<MdpWorker> self = new AtomicReference<>();
+        CountDownLatch closed = new CountDownLatch(1);
+        self.set(start(builder(), (request, partials) -> {
+            self.get().close();
+            closed.countDown();
+            return request;
+        }));
+        byte[] worker = awaitReady(noOthers()).identity;
+        send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("bye"));
+        assertTrue(closed.await(WAIT_MS, TimeUnit.MILLISECONDS), "close() returns inside the handler");
+        assertFrom(expect(), worker, MDPW02, DISCONNECT);
+    }
+
+    /** The next message from {@code worker} that is not a HEARTBEAT. */
+    private Msg expectSkippingHeartbeats(byte[] worker) {
+        while (true) {
+            Msg m = expect();
+            if (!(Arrays.equals(worker, m.identity) && m.frames.size() == 2 && Arrays.equals(HEARTBEAT, m.frames.get(1)))) {
+                return m;
+            }
+        }
+    }
+
     // ---- helpers -----------------------------------------------------------------------------------
 
     private MdpWorker.Builder builder() {
