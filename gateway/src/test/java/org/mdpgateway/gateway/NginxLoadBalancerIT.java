@@ -347,7 +347,6 @@ class NginxLoadBalancerIT {
                         long startedAt = System.nanoTime();
                         String detail;
                         boolean ok = false;
-                        boolean noReply = false;
                         try {
                             HttpResponse<String> reply = http.send(HttpRequest.newBuilder(URI.create(lb + "/services/slow"))
                                     .timeout(Duration.ofSeconds(20)).header("X-Request-Id", body)
@@ -357,11 +356,10 @@ class NginxLoadBalancerIT {
                             detail = body + ": " + reply.statusCode() + " " + reply.body();
                         } catch (IOException e) {
                             detail = body + ": " + e;
-                            noReply = true;
                         } catch (InterruptedException e) {
                             return;
                         }
-                        outcomes.add(new Outcome(body, startedAt, System.nanoTime(), ok, noReply, detail));
+                        outcomes.add(new Outcome(body, startedAt, System.nanoTime(), ok, detail));
                     }
                 });
                 threads.add(thread);
@@ -377,7 +375,7 @@ class NginxLoadBalancerIT {
         }
     }
 
-    private record Outcome(String id, long startedAt, long endedAt, boolean ok, boolean noReply, String detail) {}
+    private record Outcome(String id, long startedAt, long endedAt, boolean ok, String detail) {}
 
     /** One gateway: the shaded jar in its own JVM, on fixed ports so that it can come back on them. */
     private static final class GatewayProcess {
