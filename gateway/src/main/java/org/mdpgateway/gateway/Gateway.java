@@ -11,7 +11,11 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.ssl.SslConnection;
+import org.eclipse.jetty.server.AbstractNetworkConnector;
 import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -23,8 +27,16 @@ import org.zeromq.ZContext;
 
 /**
  * A running gateway: the embedded broker, the HTTP server in front of it and, if asked, the demo
- * workers. {@link #close()} drains: readiness turns 503, new requests get 503, requests in flight
+ * workers. {@link #close()} drains: readiness turns 503 at once; for the drain delay everything else
+ * is served as before (so a load balancer or Kubernetes can take the gateway out of rotation); then
+ * the HTTP ports stop accepting (a new connection is refused, which a proxy may retry elsewhere as
+ * nothing was sent), idle keep-alive connections are closed, responses from then on carry {@code
+ * Connection: close} and a request still arriving on an open connection gets 503; requests in flight
  * may finish within the grace period, open streams then end with an error, and everything stops.
+ *
+ * <p>Threads: the constructor builds everything on the caller's thread; after that the broker, the
+ * HTTP server and the writers run on their own threads, and {@link #close()} (once, on whichever
+ * thread calls it first) moves the drain flags forward, which the HTTP threads read.
  */
 public final class Gateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Gateway.class);
@@ -52,8 +64,14 @@ public final class Gateway implements AutoCloseable {
     private final Javalin app;
     private final DemoWorkers demo;
     private final TlsConnector tls;
+    /** Set first by {@link #close()}: readiness answers 503. */
     private volatile boolean draining;
+    /** Set by {@link #close()} after the drain delay: the ports are closed and new requests get 503. */
+    private volatile boolean refusing;
     private volatile boolean closed;
+    /** The port the HTTP server was bound to; Jetty reports -2 once the listener is closed. */
+    private final int httpPort;
+    private final int httpRedirectPort;
 
     private Gateway(GatewayConfig config) {
         this.config = config;
@@ -74,7 +92,7 @@ public final class Gateway implements AutoCloseable {
                 ? new TlsConnector(config.tls(), config.httpHost(), config.httpPort(), config.httpRedirectPort()) : null;
         try {
             ObjectMapper mapper = new ObjectMapper();
-            this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining);
+            this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining, () -> refusing);
             this.app = Javalin.create(javalin -> {
                 javalin.startup.showJavalinBanner = false;
                 javalin.jetty.threadPool = httpThreads;
@@ -103,6 +121,8 @@ public final class Gateway implements AutoCloseable {
             });
             app.start(config.httpHost(), config.httpPort());
             started = app;
+            this.httpPort = app.port();
+            this.httpRedirectPort = tls == null ? -1 : tls.redirectPort();
             metrics.bindJetty(app.jettyServer().server(), httpThreads); // its connectors exist once started
             long ping = config.pingInterval().toMillis();
             pinger.scheduleAtFixedRate(() -> api.openReplies().forEach(ReplyStream::ping), ping, ping,
@@ -131,7 +151,7 @@ public final class Gateway implements AutoCloseable {
             throw e;
         }
         log.info("gateway listening on {}://{}:{} (broker at {}{}){}", config.isTls() ? "https" : "http",
-                config.httpHost(), app.port(), String.join(", ", broker.boundEndpoints()),
+                config.httpHost(), httpPort, String.join(", ", broker.boundEndpoints()),
                 demo == null ? "" : config.demoWorkerBrokers().isEmpty() ? ", demo services echo and count"
                         : ", demo services echo and count on " + String.join(", ", config.demoWorkerBrokers()),
                 httpRedirectPort() >= 0 ? "; plain HTTP on " + httpRedirectPort() + " redirects to https" : "");
@@ -150,12 +170,12 @@ public final class Gateway implements AutoCloseable {
 
     /** The HTTP port (the HTTPS port with TLS), resolved when the configured one was 0. */
     public int httpPort() {
-        return app.port();
+        return httpPort;
     }
 
     /** The plain port that redirects to https, resolved when configured as 0; -1 when there is none. */
     public int httpRedirectPort() {
-        return tls == null ? -1 : tls.redirectPort();
+        return httpRedirectPort;
     }
 
     public Broker broker() {
@@ -189,6 +209,14 @@ public final class Gateway implements AutoCloseable {
         }
         closed = true;
         draining = true;
+        long delay = config.drainDelay().toMillis();
+        if (delay > 0) {
+            log.info("gateway stopping: readiness is 503, serving as before for {} ms, then refusing connections",
+                    delay);
+            pause(config.drainDelay());
+        }
+        refusing = true;
+        stopAccepting();
         log.info("gateway draining: {} requests in flight, up to {} ms to finish", api.openReplies().size(),
                 config.drainGrace().toMillis());
         awaitNoOpenReplies(config.drainGrace());
@@ -223,6 +251,52 @@ public final class Gateway implements AutoCloseable {
             t.setDaemon(true);
             return t;
         };
+    }
+
+    /**
+     * Closes every HTTP port's listening socket and the idle connections, leaving those with a request
+     * on them to finish. Jetty 12.1's {@link AbstractNetworkConnector#shutdown()} closes the listener
+     * (a new connection is refused), marks the connector shut down (every response sent from then on
+     * says {@code Connection: close} and its connection is closed after it) and cuts the idle timeout
+     * of the open connections to {@code shutdownIdleTimeout} (1 s). A connection idle between two
+     * requests is closed here at once instead: a proxy keeping it for its next request would
+     * otherwise send that request here for another second, and get 503.
+     */
+    private void stopAccepting() {
+        for (Connector connector : app.jettyServer().server().getConnectors()) {
+            if (connector instanceof AbstractNetworkConnector network) {
+                network.shutdown();
+                int closedIdle = 0;
+                for (EndPoint endPoint : network.getConnectedEndPoints()) {
+                    if (isIdle(endPoint.getConnection())) {
+                        endPoint.close();
+                        closedIdle++;
+                    }
+                }
+                log.debug("{} stopped accepting; closed {} idle connections", network, closedIdle);
+            }
+        }
+    }
+
+    /**
+     * An HTTP/1 connection (under TLS, too) with no request on it and nothing of one read: a request
+     * whose head is partly read is let through, to be answered 503 on a closing connection.
+     */
+    private static boolean isIdle(org.eclipse.jetty.io.Connection connection) {
+        if (connection instanceof SslConnection ssl) {
+            return isIdle(ssl.getSslEndPoint().getConnection());
+        }
+        return connection instanceof HttpConnection http && http.getHttpChannel().getRequest() == null
+                && http.getParser().isStart() && http.isRequestBufferEmpty();
+    }
+
+    /** Sleeps for {@code time}; an interrupt ends the pause early and stays set. */
+    private static void pause(Duration time) {
+        try {
+            Thread.sleep(time.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Waits up to {@code limit} for every open reply to end. */

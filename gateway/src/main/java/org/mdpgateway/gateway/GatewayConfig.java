@@ -23,6 +23,9 @@ import org.mdpgateway.broker.BrokerConfig;
  * @param maxBufferedReplyBytes how many body bytes of reply parts one response may hold waiting for
  *     its client, or collected for one JSON reply; one part alone may be larger (it is bounded by
  *     the broker's largest message)
+ * @param drainDelay how long a stopping gateway goes on serving everything normally, its readiness
+ *     already 503, before it stops accepting connections: time for a load balancer or Kubernetes to
+ *     take it out of rotation
  * @param drainGrace how long in-flight requests may take to finish when the gateway stops
  * @param httpMaxThreads the most threads the HTTP server may run; requests waiting for a reply hold
  *     none, so these only parse requests, read bodies and run handlers
@@ -49,6 +52,7 @@ public record GatewayConfig(
         Duration pingInterval,
         int maxBufferedParts,
         long maxBufferedReplyBytes,
+        Duration drainDelay,
         Duration drainGrace,
         int httpMaxThreads,
         int httpAcceptQueue,
@@ -65,6 +69,7 @@ public record GatewayConfig(
     public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(15);
     public static final int DEFAULT_MAX_BUFFERED_PARTS = 1024;
     public static final long DEFAULT_MAX_BUFFERED_REPLY_BYTES = 16L * 1024 * 1024;
+    public static final Duration DEFAULT_DRAIN_DELAY = Duration.ZERO;
     public static final Duration DEFAULT_DRAIN_GRACE = Duration.ofSeconds(10);
     /** Javalin's own default is 250; replies need no thread, so fewer keep a burst of streams cheap. */
     public static final int DEFAULT_HTTP_MAX_THREADS = 100;
@@ -92,6 +97,10 @@ public record GatewayConfig(
         Require.positive(pingInterval, "ping interval");
         Require.positive(maxBufferedParts, "max buffered parts");
         Require.positive(maxBufferedReplyBytes, "max buffered reply bytes");
+        Objects.requireNonNull(drainDelay, "drainDelay");
+        if (drainDelay.isNegative()) {
+            throw new IllegalArgumentException("drain delay must not be negative, got " + drainDelay.toMillis() + " ms");
+        }
         Objects.requireNonNull(drainGrace, "drainGrace");
         Require.atLeast(httpMaxThreads, MIN_HTTP_MAX_THREADS, "HTTP max threads");
         Require.positive(httpAcceptQueue, "HTTP accept queue");
@@ -113,8 +122,8 @@ public record GatewayConfig(
     public static GatewayConfig defaults(BrokerConfig broker) {
         return new GatewayConfig(broker, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
-                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_GRACE, DEFAULT_HTTP_MAX_THREADS,
-                DEFAULT_HTTP_ACCEPT_QUEUE, AccessPolicy.OPEN, null, NO_REDIRECT, List.of());
+                DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_GRACE,
+                DEFAULT_HTTP_MAX_THREADS, DEFAULT_HTTP_ACCEPT_QUEUE, AccessPolicy.OPEN, null, NO_REDIRECT, List.of());
     }
 
     public GatewayConfig withHttp(String host, int port) {
@@ -160,6 +169,11 @@ public record GatewayConfig(
 
     public GatewayConfig withCorsOrigins(List<String> origins) {
         return edit(f -> f.corsOrigins = origins);
+    }
+
+    /** How long {@link Gateway#close()} goes on serving normally, readiness already 503, before it stops accepting. */
+    public GatewayConfig withDrainDelay(Duration delay) {
+        return edit(f -> f.drainDelay = delay);
     }
 
     public GatewayConfig withDrainGrace(Duration grace) {
@@ -212,6 +226,7 @@ public record GatewayConfig(
         Duration pingInterval;
         int maxBufferedParts;
         long maxBufferedReplyBytes;
+        Duration drainDelay;
         Duration drainGrace;
         int httpMaxThreads;
         int httpAcceptQueue;
@@ -231,6 +246,7 @@ public record GatewayConfig(
             pingInterval = c.pingInterval;
             maxBufferedParts = c.maxBufferedParts;
             maxBufferedReplyBytes = c.maxBufferedReplyBytes;
+            drainDelay = c.drainDelay;
             drainGrace = c.drainGrace;
             httpMaxThreads = c.httpMaxThreads;
             httpAcceptQueue = c.httpAcceptQueue;
@@ -242,8 +258,8 @@ public record GatewayConfig(
 
         GatewayConfig build() {
             return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
-                    corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainGrace,
-                    httpMaxThreads, httpAcceptQueue, access, tls, httpRedirectPort, demoWorkerBrokers);
+                    corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainDelay,
+                    drainGrace, httpMaxThreads, httpAcceptQueue, access, tls, httpRedirectPort, demoWorkerBrokers);
         }
     }
 }

@@ -80,6 +80,11 @@ final class GatewayFlags implements Callable<Integer> {
             description = "SSE keep-alive comment interval (default: ${DEFAULT-VALUE})")
     long pingIntervalMs = GatewayConfig.DEFAULT_PING_INTERVAL.toMillis();
 
+    @Option(names = "--drain-delay-ms", paramLabel = "N",
+            description = "on SIGTERM, how long to go on serving normally with readiness 503 before refusing "
+                    + "connections, so load balancers stop sending first (default: ${DEFAULT-VALUE})")
+    long drainDelayMs = GatewayConfig.DEFAULT_DRAIN_DELAY.toMillis();
+
     @Option(names = "--drain-grace-ms", paramLabel = "N",
             description = "how long requests in flight may finish on SIGTERM (default: ${DEFAULT-VALUE})")
     long drainGraceMs = GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis();
@@ -192,6 +197,7 @@ final class GatewayFlags implements Callable<Integer> {
         atLeast("--max-buffered-parts", maxBufferedParts, 1);
         atLeast("--max-buffered-reply-bytes", maxBufferedReplyBytes, 1);
         atLeast("--ping-interval-ms", pingIntervalMs, 1);
+        atLeast("--drain-delay-ms", drainDelayMs, 0);
         atLeast("--drain-grace-ms", drainGraceMs, 0);
         atLeast("--http-max-threads", httpMaxThreads, GatewayConfig.MIN_HTTP_MAX_THREADS);
         atLeast("--http-accept-queue", httpAcceptQueue, 1);
@@ -217,6 +223,7 @@ final class GatewayFlags implements Callable<Integer> {
                     .withReplyBuffer((int) Math.min(Integer.MAX_VALUE, maxBufferedParts), maxBufferedReplyBytes)
                     .withCorsOrigins(corsOrigins)
                     .withPingInterval(Duration.ofMillis(pingIntervalMs))
+                    .withDrainDelay(Duration.ofMillis(drainDelayMs))
                     .withDrainGrace(Duration.ofMillis(drainGraceMs))
                     .withHttpMaxThreads(httpMaxThreads)
                     .withHttpAcceptQueue(httpAcceptQueue)

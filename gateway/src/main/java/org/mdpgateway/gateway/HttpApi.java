@@ -44,18 +44,22 @@ final class HttpApi {
     private final GatewayMetrics metrics;
     private final ObjectMapper mapper;
     private final ExecutorService writers;
-    private final BooleanSupplier draining;
+    /** True once the gateway has begun to stop: readiness answers 503. */
+    private final BooleanSupplier stopping;
+    /** True once the gateway takes no new requests (after its drain delay): they get 503 shutting-down. */
+    private final BooleanSupplier refusing;
     private final HttpAuth auth;
     private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
 
     HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
-            BooleanSupplier draining) {
+            BooleanSupplier stopping, BooleanSupplier refusing) {
         this.broker = broker;
         this.config = config;
         this.metrics = metrics;
         this.mapper = mapper;
         this.writers = writers;
-        this.draining = draining;
+        this.stopping = stopping;
+        this.refusing = refusing;
         this.auth = new HttpAuth(config.access());
     }
 
@@ -153,7 +157,7 @@ final class HttpApi {
         String requestId = requestId(ctx);
         String service = serviceName(ctx);
         auth.authorize(ctx, service);
-        if (draining.getAsBoolean()) {
+        if (refusing.getAsBoolean()) {
             throw new ProblemException(ProblemType.SHUTTING_DOWN.problem(
                     "the gateway is stopping and takes no new requests", requestId, service));
         }
@@ -327,9 +331,9 @@ final class HttpApi {
     }
 
     private void ready(Context ctx) {
-        if (draining.getAsBoolean() || !broker.isRunning()) {
+        if (stopping.getAsBoolean() || !broker.isRunning()) {
             problem(ctx, ProblemType.NOT_READY.problem(
-                    draining.getAsBoolean() ? "the gateway is shutting down" : "the broker is not running",
+                    stopping.getAsBoolean() ? "the gateway is shutting down" : "the broker is not running",
                     requestId(ctx), null));
             return;
         }

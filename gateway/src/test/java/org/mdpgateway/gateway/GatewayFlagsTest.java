@@ -67,7 +67,7 @@ class GatewayFlagsTest {
             "--broker-bind", "tcp://127.0.0.1:7000", "--broker-bind", "inproc://b", "--heartbeat-interval-ms", "100",
             "--heartbeat-liveness", "5", "--request-expiry-ms", "900", "--max-queued", "7", "--request-timeout-ms",
             "1000", "--max-request-timeout-ms", "2000", "--max-body-bytes", "10", "--cors-origin", "https://a",
-            "--cors-origin", "https://b", "--ping-interval-ms", "50", "--drain-grace-ms", "0", "--demo-workers",
+            "--cors-origin", "https://b", "--ping-interval-ms", "50", "--drain-grace-ms", "0", "--drain-delay-ms", "250", "--demo-workers",
             "--max-queued-total", "70", "--max-resends", "1", "--busy-worker-expiry-ms", "60000",
             "--max-collected-reply-bytes", "4096", "--max-queued-per-client", "3", "--max-queued-bytes", "5000000000",
             "--max-message-bytes", "1000"},
@@ -92,6 +92,7 @@ class GatewayFlagsTest {
         assertEquals(List.of("https://a", "https://b"), c.corsOrigins());
         assertEquals(Duration.ofMillis(50), c.pingInterval());
         assertEquals(Duration.ZERO, c.drainGrace());
+        assertEquals(Duration.ofMillis(250), c.drainDelay());
         assertTrue(c.demoWorkers());
     }
 
@@ -117,6 +118,22 @@ class GatewayFlagsTest {
         assertTrue(GatewayFlags.parse(new String[] {"--access-log"}, Map.of()).accessLog());
         assertTrue(GatewayFlags.parse(new String[0], Map.of("MDPGW_ACCESS_LOG", "true")).accessLog());
         assertFalse(GatewayFlags.parse(new String[] {"--access-log=false"}, Map.of("MDPGW_ACCESS_LOG", "1")).accessLog());
+    }
+
+    @Test
+    void drainDelay_isZeroByDefault_hasAFlag_anEnvironmentTwin_andIsNeverNegative() {
+        assertEquals(Duration.ZERO, GatewayFlags.parse(new String[0], Map.of()).config().drainDelay());
+        assertEquals(Duration.ofMillis(3000),
+                GatewayFlags.parse(new String[] {"--drain-delay-ms", "3000"}, Map.of()).config().drainDelay());
+        assertEquals(Duration.ofMillis(4000),
+                GatewayFlags.parse(new String[0], Map.of("MDPGW_DRAIN_DELAY_MS", "4000")).config().drainDelay());
+        assertEquals(Duration.ofMillis(10), GatewayFlags.parse(new String[] {"--drain-delay-ms", "10"},
+                Map.of("MDPGW_DRAIN_DELAY_MS", "4000")).config().drainDelay());
+        assertTrue(assertThrows(ParameterException.class,
+                () -> GatewayFlags.parse(new String[] {"--drain-delay-ms", "-1"}, Map.of())).getMessage()
+                .contains("--drain-delay-ms"));
+        assertThrows(IllegalArgumentException.class, () -> GatewayConfig.defaults(
+                BrokerConfig.defaults("tcp://*:5555")).withDrainDelay(Duration.ofMillis(-1)));
     }
 
     @Test
@@ -253,6 +270,7 @@ class GatewayFlagsTest {
                 GatewayConfig.DEFAULT_MAX_REQUEST_TIMEOUT.toMillis(), GatewayConfig.DEFAULT_MAX_BODY_BYTES,
                 GatewayConfig.DEFAULT_MAX_BUFFERED_PARTS, GatewayConfig.DEFAULT_MAX_BUFFERED_REPLY_BYTES,
                 GatewayConfig.DEFAULT_PING_INTERVAL.toMillis(), GatewayConfig.DEFAULT_DRAIN_GRACE.toMillis(),
+                GatewayConfig.DEFAULT_DRAIN_DELAY.toMillis(),
                 GatewayConfig.DEFAULT_HTTP_MAX_THREADS, GatewayConfig.DEFAULT_HTTP_ACCEPT_QUEUE)) {
             assertTrue(help.contains("(default: " + value), "no default " + value + ":\n" + help);
         }

@@ -642,19 +642,112 @@ class GatewayIT {
         OpenApiContract.Stream response = postStreaming("/services/gated", "go", "application/x-ndjson");
         BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
         assertEquals("partial", json(lines.readLine()).get("type").asText());
+        // Two requests on their way when the gateway stops: their heads sent, the blank line not yet.
+        Socket readiness = halfSent("GET", "/health/ready", null);
+        Socket late = halfSent("POST", "/services/gated", "x");
         Thread closer = new Thread(gateway::close);
         closer.start();
         long end = System.nanoTime() + WAIT.toNanos();
         while (!gateway.isDraining() && System.nanoTime() < end) {
             Thread.sleep(5);
         }
-        assertProblem(get("/health/ready"), 503, "not-ready");
-        assertProblem(post("/services/gated", "x"), 503, "shutting-down");
+        // With no drain delay the port closes at once: a new connection is refused...
+        assertTrue(Await.until(() -> !accepts(gateway.httpPort()), WAIT), "the port still accepts connections");
+        // ...and what arrives on an open one is answered 503, on a connection then closed.
+        assertProblem(finish(readiness, "GET", "/health/ready", null), 503, "not-ready");
+        assertProblem(finish(late, "POST", "/services/gated", "x"), 503, "shutting-down");
         gate.release.countDown();
         assertEquals("final", json(lines.readLine()).get("type").asText());
         response.checkBody();
         closer.join(10_000);
         assertFalse(closer.isAlive());
+    }
+
+    @Test
+    void drainDelay_servesAsBefore_whileReadinessIs503_thenRefusesConnections() throws Exception {
+        start(config().withDrainDelay(Duration.ofMillis(1500)).withDrainGrace(Duration.ofSeconds(5)));
+        worker("echo", (request, partials) -> request);
+        Gate gate = new Gate();
+        worker("gated", gate);
+        OpenApiContract.Stream inFlight = postStreaming("/services/gated", "go", "application/x-ndjson");
+        BufferedReader lines = new BufferedReader(new InputStreamReader(inFlight.body(), UTF_8));
+        assertEquals("partial", json(lines.readLine()).get("type").asText());
+        Thread closer = new Thread(gateway::close);
+        closer.start();
+        assertTrue(Await.until(gateway::isDraining, WAIT));
+        // The delay: readiness 503, yet a new connection is accepted and its request served.
+        int port = gateway.httpPort();
+        assertProblem(onANewConnection(HttpRequest.newBuilder(uri("/health/ready")).GET().build(), null), 503,
+                "not-ready");
+        HttpResponse<String> echo = onANewConnection(postRequest("/services/echo", "during the delay"),
+                "during the delay");
+        assertEquals(200, echo.statusCode(), echo.body());
+        assertEquals("during the delay", echo.body());
+        assertTrue(closer.isAlive());
+        // Then the port closes while the request in flight still runs.
+        assertTrue(Await.until(() -> !accepts(port), WAIT), "the port never stopped accepting");
+        assertTrue(closer.isAlive(), "the gateway stopped before its request in flight ended");
+        gate.release.countDown();
+        assertEquals("final", json(lines.readLine()).get("type").asText());
+        inFlight.checkBody();
+        closer.join(10_000);
+        assertFalse(closer.isAlive());
+    }
+
+    /** Sends {@code request} with a client of its own, so on a connection of its own; checked against the document. */
+    private static HttpResponse<String> onANewConnection(HttpRequest request, String body) throws Exception {
+        HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(WAIT).build().send(request, HttpResponse.BodyHandlers.ofString());
+        CONTRACT.check(request, body, response);
+        return response;
+    }
+
+    /** Whether a new TCP connection to {@code port} on loopback is accepted. */
+    private static boolean accepts(int port) {
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            return true;
+        } catch (IOException refused) {
+            return false;
+        }
+    }
+
+    /** A new connection with the head of a request written on it, all but the blank line that ends it. */
+    private Socket halfSent(String method, String target, String body) throws IOException {
+        return halfSent(new Socket("127.0.0.1", gateway.httpPort()), method, target, body);
+    }
+
+    private static Socket halfSent(Socket socket, String method, String target, String body) throws IOException {
+        socket.setSoTimeout((int) WAIT.toMillis());
+        String head = method + " " + target + " HTTP/1.1\r\nHost: x\r\n"
+                + (body == null ? "" : "Content-Length: " + body.getBytes(UTF_8).length + "\r\n");
+        socket.getOutputStream().write(head.getBytes(UTF_8));
+        socket.getOutputStream().flush();
+        return socket;
+    }
+
+    /** Ends the request {@link #halfSent} began and reads its response, head checked against the document. */
+    private static OpenApiContract.Stream finish(Socket socket, String method, String target, String body)
+            throws IOException {
+        socket.getOutputStream().write(("\r\n" + (body == null ? "" : body)).getBytes(UTF_8));
+        socket.getOutputStream().flush();
+        return CONTRACT.checkRawResponse(method, target,
+                body == null ? Map.of() : Map.of("Content-Length", List.of(String.valueOf(body.length()))), body,
+                socket.getInputStream());
+    }
+
+    /** {@link #assertProblem(HttpResponse, int, String)} for a response read by hand; its connection closes after it. */
+    private static void assertProblem(OpenApiContract.Stream response, int status, String slug) throws IOException {
+        String body = new String(response.body().readAllBytes(), UTF_8); // to the end: the gateway closes the connection
+        assertEquals(status, response.status(), body);
+        assertEquals("application/problem+json", response.header("Content-Type"));
+        assertEquals("close", response.header("Connection"), "after the port has closed");
+        JsonNode problem = json(body);
+        assertEquals("urn:mdp-gateway:problem:" + slug, problem.get("type").asText());
+        assertEquals(status, problem.get("status").asInt());
+        assertFalse(problem.get("title").asText().isEmpty());
+        assertFalse(problem.get("detail").asText().isEmpty());
+        assertEquals(response.header("X-Request-Id"), problem.get("instance").asText());
+        response.checkBody();
     }
 
     @Test

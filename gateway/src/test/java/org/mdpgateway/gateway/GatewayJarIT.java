@@ -1,5 +1,6 @@
 package org.mdpgateway.gateway;
 
+import org.mdpgateway.testing.Await;
 import org.mdpgateway.testing.JavaProcess;
 
 import static org.mdpgateway.testing.RawFrames.receive;
@@ -12,6 +13,7 @@ import org.mdpgateway.mdp.worker.MdpWorker;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -21,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -244,8 +247,33 @@ class GatewayJarIT {
             }
             Thread.sleep(1500);
             assertTrue(served.get() > 0, "no load reached the gateway");
+            // A request on its way at the signal, on a connection opened before it: the head is
+            // sent, the blank line that ends it comes once the gateway has closed its port. (The
+            // loaders' next requests after the signal mostly find the port closed: refused.)
+            Socket onItsWay = new Socket("127.0.0.1", Integer.parseInt(listening.group(1)));
+            onItsWay.setSoTimeout(20_000);
+            String late = "on-its-way";
+            onItsWay.getOutputStream().write(("POST /services/echo HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                    + late.length() + "\r\n").getBytes(UTF_8));
+            onItsWay.getOutputStream().flush();
             sigtermAt.set(System.nanoTime());
             process.toHandle().destroy(); // SIGTERM
+            assertTrue(Await.until(() -> {
+                synchronized (output) {
+                    return output.stream().anyMatch(l -> l.contains("gateway draining"));
+                }
+            }, Duration.ofSeconds(10)), "the gateway never said it was draining");
+            try (onItsWay) {
+                onItsWay.getOutputStream().write(("\r\n" + late).getBytes(UTF_8));
+                onItsWay.getOutputStream().flush();
+                String response = new String(onItsWay.getInputStream().readAllBytes(), UTF_8);
+                if (response.startsWith("HTTP/1.1 503") && response.contains("urn:mdp-gateway:problem:shutting-down")
+                        && response.toLowerCase(Locale.ROOT).contains("connection: close")) {
+                    refusedWith503.incrementAndGet();
+                } else {
+                    broken.add(late + ": " + response);
+                }
+            }
             assertTrue(process.waitFor(30, TimeUnit.SECONDS), "the gateway exits after draining");
             long exitedAfterMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sigtermAt.get());
             stop.set(true);

@@ -106,12 +106,17 @@ class KustomizeIT {
         String drain = env(c, "MDPGW_DRAIN_GRACE_MS");
         assertNotNull(drain, "the gateway sets MDPGW_DRAIN_GRACE_MS, so the grace below can be checked against it");
         long drainMs = Long.parseLong(drain);
+        String delay = env(c, "MDPGW_DRAIN_DELAY_MS");
+        assertNotNull(delay, "the gateway sets MDPGW_DRAIN_DELAY_MS, so endpoints drop it before it stops accepting");
+        long delayMs = Long.parseLong(delay);
+        assertTrue(delayMs >= 1000, "a drain delay of a few seconds, for endpoint removal to propagate: " + delayMs);
         long preStopMs = c.path("lifecycle").path("preStop").path("sleep").path("seconds").asLong(0) * 1000;
         JsonNode grace = pod.path("terminationGracePeriodSeconds");
         assertTrue(grace.isIntegralNumber(), "terminationGracePeriodSeconds is set");
-        assertTrue(grace.asLong() * 1000 > preStopMs + drainMs,
+        assertTrue(grace.asLong() * 1000 > preStopMs + delayMs + drainMs,
                 "terminationGracePeriodSeconds (" + grace.asLong() + " s) must be longer than the preStop pause ("
-                        + preStopMs + " ms) plus the drain grace (" + drainMs + " ms)");
+                        + preStopMs + " ms) plus the drain delay (" + delayMs + " ms) plus the drain grace (" + drainMs
+                        + " ms)");
     }
 
     @Test

@@ -9,6 +9,7 @@ import org.mdpgateway.mdp.internal.MdpSockets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -42,18 +43,15 @@ final class BlockingCalls {
     private final int maxAttempts;
     private final int maxIdle;
     private final BooleanSupplier closed;
-    /** Idle sockets for each broker, by its index in the rotation. */
-    private final List<ConcurrentLinkedDeque<ZMQ.Socket>> idle = new ArrayList<>();
+    /** Idle sockets for each broker, by its endpoint. */
+    private final ConcurrentHashMap<String, ConcurrentLinkedDeque<ZMQ.Socket>> idle = new ConcurrentHashMap<>();
     private final AtomicInteger idleCount = new AtomicInteger();
 
     BlockingCalls(ZContext context, BrokerRotation brokers, Duration handshakeTimeout, CurveClientKeys curve,
             int maxAttempts, int maxIdle, BooleanSupplier closed) {
         this.context = context;
         this.brokers = brokers;
-        this.endpoint = String.join(",", brokers.endpoints());
-        for (int i = 0; i < brokers.size(); i++) {
-            idle.add(new ConcurrentLinkedDeque<>());
-        }
+        this.endpoint = String.join(",", brokers.configured());
         this.handshakeTimeout = handshakeTimeout;
         this.curve = curve;
         this.maxAttempts = maxAttempts;
@@ -64,7 +62,7 @@ final class BlockingCalls {
     Reply request(ClientCommand.Request request, Duration timeout) {
         long timeoutNanos = timeout.toNanos();
         int start = brokers.start();
-        int broker = start;
+        String broker = brokers.endpoint(start, 0);
         ZMQ.Socket socket = take(broker);
         List<Body> partials = null;
         int attempts = 0;
@@ -102,7 +100,7 @@ final class BlockingCalls {
                     throw new RequestTimeoutException(request.service(), timeout, attempts, received);
                 }
                 // 18/MDP: close the socket, open a new one and resend; with several brokers, on the next.
-                broker = brokers.next(start, attempts);
+                broker = brokers.endpoint(start, attempts);
                 socket = replace(socket, broker);
             }
         } catch (ZMQException e) {
@@ -128,9 +126,10 @@ final class BlockingCalls {
         }
     }
 
-    private ZMQ.Socket take(int broker) {
+    private ZMQ.Socket take(String broker) {
         checkOpen();
-        ZMQ.Socket socket = idle.get(broker).pollFirst();
+        ConcurrentLinkedDeque<ZMQ.Socket> pool = idle.get(broker);
+        ZMQ.Socket socket = pool == null ? null : pool.pollFirst();
         if (socket == null) {
             return open(broker);
         }
@@ -139,14 +138,13 @@ final class BlockingCalls {
         return socket;
     }
 
-    private ZMQ.Socket replace(ZMQ.Socket socket, int broker) {
+    private ZMQ.Socket replace(ZMQ.Socket socket, String broker) {
         socket.close();
         checkOpen();
         return open(broker);
     }
 
-    private ZMQ.Socket open(int broker) {
-        String endpoint = brokers.endpoints().get(broker);
+    private ZMQ.Socket open(String endpoint) {
         try {
             // Not created through the ZContext, which would close it under its caller on close.
             return MdpSockets.connectDealer(context.getContext().socket(SocketType.DEALER), endpoint,
@@ -157,13 +155,17 @@ final class BlockingCalls {
         }
     }
 
-    private void giveBack(ZMQ.Socket socket, int broker) {
+    private void giveBack(ZMQ.Socket socket, String broker) {
+        if (!brokers.contains(broker)) {
+            socket.close(); // its broker is gone from the rotation
+            return;
+        }
         if (idleCount.incrementAndGet() > maxIdle) {
             idleCount.decrementAndGet();
             socket.close();
             return;
         }
-        idle.get(broker).addFirst(socket);
+        idle.computeIfAbsent(broker, k -> new ConcurrentLinkedDeque<>()).addFirst(socket);
         if (closed.getAsBoolean()) {
             closeIdle(); // closed meanwhile: whoever closed may have emptied the pool already
         }
@@ -171,12 +173,26 @@ final class BlockingCalls {
 
     /** Closes the idle sockets; busy ones are closed by their callers. */
     void closeIdle() {
-        for (ConcurrentLinkedDeque<ZMQ.Socket> pool : idle) {
-            ZMQ.Socket socket;
-            while ((socket = pool.pollFirst()) != null) {
-                idleCount.decrementAndGet();
-                socket.close();
+        idle.values().forEach(this::closeAll);
+    }
+
+    /** Closes the idle sockets to brokers no longer in {@code rotation}; on the client's resolver thread. */
+    void closeIdleNotIn(BrokerRotation rotation) {
+        for (String broker : idle.keySet()) {
+            if (!rotation.contains(broker)) {
+                ConcurrentLinkedDeque<ZMQ.Socket> pool = idle.remove(broker);
+                if (pool != null) {
+                    closeAll(pool);
+                }
             }
+        }
+    }
+
+    private void closeAll(ConcurrentLinkedDeque<ZMQ.Socket> pool) {
+        ZMQ.Socket socket;
+        while ((socket = pool.pollFirst()) != null) {
+            idleCount.decrementAndGet();
+            socket.close();
         }
     }
 }

@@ -12,6 +12,8 @@ import org.mdpgateway.mdp.ClientCommand;
 import org.mdpgateway.mdp.MdpCommand;
 import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.HostResolver;
+import org.mdpgateway.mdp.internal.BrokerResolver;
 import org.mdpgateway.mdp.internal.MdpSockets;
 import org.mdpgateway.mdp.internal.SharedContext;
 import org.mdpgateway.mdp.internal.EventLoop;
@@ -19,13 +21,16 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -45,12 +50,15 @@ import zmq.ZError;
  * a new one and resends, and fails the request after the configured number of attempts. A request
  * whose PARTIALs have started to arrive is never resent, since that would repeat output. Given
  * several brokers, requests start on them in turn and each resend goes to the next one: failover is
- * the client's job (18/MDP, Reliability).
+ * the client's job (18/MDP, Reliability). With {@link Builder#resolveBrokers} a broker's host name
+ * stands for every IPv4 address it resolves to, looked up again now and then.
  *
  * <p>Threads: the sockets, the calls in flight and the pool belong to the I/O thread; a calling thread
  * hands it a call through the {@link EventLoop}'s queue and waits on the call's future. A blocking
  * {@link #request} is the exception: it runs on its caller's thread with a socket of its own from a
- * second pool (see {@code BlockingCalls}), which saves two thread wake-ups per request.
+ * second pool (see {@code BlockingCalls}), which saves two thread wake-ups per request. With brokers
+ * found by DNS a resolver thread of the client's replaces the rotation's list and tells both pools,
+ * which close their idle sockets to brokers that are gone.
  *
  * <pre>{@code
  * try (MdpClient client = MdpClient.connect("tcp://localhost:5555")) {
@@ -78,12 +86,14 @@ public final class MdpClient implements AutoCloseable {
     /** {@link #request} on the caller's thread; null when a test's ticker drives the deadlines. */
     private final BlockingCalls blockingCalls;
     private final Thread ioThread;
+    /** Looks the brokers' names up again now and then; null unless {@link Builder#resolveBrokers}. */
+    private final ScheduledExecutorService resolverThread;
     private volatile boolean closed;
     private volatile boolean loopEnded;
 
     // Owned by the I/O thread.
-    /** Idle sockets for each broker, by the broker's index in the rotation. */
-    private final ArrayDeque<Conn>[] idleSockets;
+    /** Idle sockets for each broker, by its endpoint. */
+    private final Map<String, ArrayDeque<Conn>> idleSockets = new HashMap<>();
     /** The calls with a socket, the first {@link #activeCount}; see {@link Call#activeIndex}. */
     private Call[] active = new Call[16];
     private int activeCount;
@@ -93,13 +103,13 @@ public final class MdpClient implements AutoCloseable {
 
     private MdpClient(Builder b) {
         this.brokers = new BrokerRotation(b.endpoints);
-        @SuppressWarnings("unchecked")
-        ArrayDeque<Conn>[] pools = new ArrayDeque[brokers.size()];
-        for (int i = 0; i < pools.length; i++) {
-            pools[i] = new ArrayDeque<>();
+        this.endpoint = String.join(",", brokers.configured());
+        BrokerResolver resolver = b.resolveEvery == null ? null
+                : new BrokerResolver(b.endpoints, b.resolver, "MDP client for " + endpoint);
+        if (resolver != null) {
+            // The first answer before any request, on the builder's thread; later ones on the resolver's.
+            brokers.set(resolver.resolveAll());
         }
-        this.idleSockets = pools;
-        this.endpoint = String.join(",", brokers.endpoints());
         this.defaultTimeout = b.timeout;
         this.maxAttempts = b.attempts;
         this.maxInFlight = b.maxInFlight;
@@ -114,7 +124,15 @@ public final class MdpClient implements AutoCloseable {
         this.ioThread = new Thread(this::runLoop, "mdp-client-" + endpoint);
         this.ioThread.setDaemon(true);
         this.ioThread.start();
-        log.debug("MDP client for {} started", endpoint);
+        this.resolverThread = resolver == null ? null
+                : resolver.every(b.resolveEvery, b.resolveEvery, "mdp-client-" + endpoint + "-resolver", found -> {
+                    brokers.set(found);
+                    loop.post(BrokersChanged.INSTANCE);
+                    if (blockingCalls != null) {
+                        blockingCalls.closeIdleNotIn(brokers);
+                    }
+                });
+        log.debug("MDP client for {} started (brokers {})", endpoint, brokers.endpoints());
     }
 
     /** A client for {@code endpoint} with the default settings. */
@@ -129,6 +147,14 @@ public final class MdpClient implements AutoCloseable {
     /** A client of every broker of {@code endpoints}; see the class comment for how it uses them. */
     public static Builder builder(List<String> endpoints) {
         return new Builder(Objects.requireNonNull(endpoints, "endpoints"));
+    }
+
+    /**
+     * The brokers requests go to now: the endpoints given, or with {@link Builder#resolveBrokers}
+     * what their names resolved to last.
+     */
+    public List<String> brokers() {
+        return brokers.endpoints();
     }
 
     /** The broker endpoint, or the brokers' endpoints separated by commas. */
@@ -245,6 +271,9 @@ public final class MdpClient implements AutoCloseable {
             return;
         }
         closed = true;
+        if (resolverThread != null) {
+            resolverThread.shutdownNow();
+        }
         loop.post(Stop.INSTANCE);
         if (Thread.currentThread() != ioThread) {
             try {
@@ -295,7 +324,7 @@ public final class MdpClient implements AutoCloseable {
                 call.future.completeExceptionally(reason);
                 discard(call.conn);
             }
-            for (ArrayDeque<Conn> pool : idleSockets) {
+            for (ArrayDeque<Conn> pool : idleSockets.values()) {
                 pool.forEach(MdpClient::discard);
             }
             for (Call call : waiting) {
@@ -322,9 +351,22 @@ public final class MdpClient implements AutoCloseable {
                 abandon(cancel.call);
             } else if (item == Stop.INSTANCE) {
                 return true;
+            } else if (item == BrokersChanged.INSTANCE) {
+                closeIdleToBrokersGone();
             }
         }
         return false;
+    }
+
+    /** Closes the idle sockets to brokers no longer in the rotation. */
+    private void closeIdleToBrokersGone() {
+        idleSockets.entrySet().removeIf(pool -> {
+            if (brokers.contains(pool.getKey())) {
+                return false;
+            }
+            pool.getValue().forEach(MdpClient::discard);
+            return true;
+        });
     }
 
     private void failQueued() {
@@ -363,7 +405,7 @@ public final class MdpClient implements AutoCloseable {
     private Conn takeSocketOrFail(Call call) {
         try {
             call.firstBroker = brokers.start();
-            return takeSocket(call.firstBroker);
+            return takeSocket(brokers.endpoint(call.firstBroker, 0));
         } catch (ZMQException | ZError.IOException e) {
             call.future.completeExceptionally(cannotOpenSocket(e));
             return null;
@@ -560,8 +602,9 @@ public final class MdpClient implements AutoCloseable {
         return earliest <= 0 ? 0 : TimeUnit.NANOSECONDS.toMillis(earliest) + 1;
     }
 
-    private Conn takeSocket(int broker) {
-        Conn conn = idleSockets[broker].poll();
+    private Conn takeSocket(String broker) {
+        ArrayDeque<Conn> pool = idleSockets.get(broker);
+        Conn conn = pool == null ? null : pool.poll();
         if (conn == null) {
             return newSocket(broker);
         }
@@ -569,25 +612,26 @@ public final class MdpClient implements AutoCloseable {
         return conn;
     }
 
-    private Conn newSocket(int broker) {
-        ZMQ.Socket socket = MdpSockets.connectDealer(context, brokers.endpoints().get(broker), handshakeTimeout,
-                curve);
+    private Conn newSocket(String broker) {
+        ZMQ.Socket socket = MdpSockets.connectDealer(context, broker, handshakeTimeout, curve);
         Conn conn = new Conn(socket, broker);
         conn.registration = loop.register(socket, ZMQ.Poller.POLLIN, conn);
         return conn;
     }
 
     private void releaseSocket(Conn conn) {
-        if (idleSockets[conn.broker].size() < maxIdleSockets) {
-            idleSockets[conn.broker].push(conn);
+        ArrayDeque<Conn> pool = brokers.contains(conn.broker)
+                ? idleSockets.computeIfAbsent(conn.broker, k -> new ArrayDeque<>()) : null;
+        if (pool != null && pool.size() < maxIdleSockets) {
+            pool.push(conn);
         } else {
             discard(conn);
         }
     }
 
-    /** The broker (its index) of the call's next attempt. */
-    private int brokerOfNextAttempt(Call call) {
-        return brokers.next(call.firstBroker, call.attempts);
+    /** The broker of the call's next attempt. */
+    private String brokerOfNextAttempt(Call call) {
+        return brokers.endpoint(call.firstBroker, call.attempts);
     }
 
     private static void discard(Conn conn) {
@@ -612,7 +656,7 @@ public final class MdpClient implements AutoCloseable {
         /** Where the call is in {@code active}, or -1. */
         int activeIndex = -1;
         int attempts;
-        /** The broker its first attempt went to; each resend goes to the next. */
+        /** Where in the rotation its first attempt went ({@link BrokerRotation#start}); each resend goes to the next. */
         int firstBroker;
         int partialsReceived;
         long deadline;
@@ -637,13 +681,13 @@ public final class MdpClient implements AutoCloseable {
      */
     private static final class Conn {
         final ZMQ.Socket socket;
-        /** The index of its broker in the rotation. */
-        final int broker;
+        /** Its broker's endpoint. */
+        final String broker;
         EventLoop.Registration registration;
         Call call;
         boolean closed;
 
-        Conn(ZMQ.Socket socket, int broker) {
+        Conn(ZMQ.Socket socket, String broker) {
             this.socket = socket;
             this.broker = broker;
         }
@@ -652,6 +696,9 @@ public final class MdpClient implements AutoCloseable {
     private record Cancel(Call call) {}
 
     private enum Stop { INSTANCE }
+
+    /** The resolver thread changed the rotation's brokers. */
+    private enum BrokersChanged { INSTANCE }
 
     /** Settings for an {@link MdpClient}. */
     public static final class Builder {
@@ -665,6 +712,8 @@ public final class MdpClient implements AutoCloseable {
         private Duration handshakeTimeout = MdpSockets.DEFAULT_HANDSHAKE_TIMEOUT;
         private CurveClientKeys curve;
         private ZContext context;
+        private Duration resolveEvery;
+        private HostResolver resolver = HostResolver.SYSTEM;
 
         private Builder(List<String> endpoints) {
             this.endpoints = List.copyOf(endpoints);
@@ -735,6 +784,24 @@ public final class MdpClient implements AutoCloseable {
          */
         public Builder context(ZContext context) {
             this.context = Objects.requireNonNull(context, "context");
+            return this;
+        }
+
+        /**
+         * Treats the host of each {@code tcp://host:port} endpoint as a list of brokers: requests and
+         * their resends rotate over every IPv4 address the name resolves to, looked up when the
+         * client is built and again every {@code every} (a Kubernetes headless Service gives one
+         * address per broker pod). While a name resolves to nothing the endpoints are used as given.
+         * Default: off, each endpoint is one broker.
+         */
+        public Builder resolveBrokers(Duration every) {
+            this.resolveEvery = Require.positive(every, "resolve interval");
+            return this;
+        }
+
+        /** How {@link #resolveBrokers} looks a name up. Default: the system's resolver. */
+        public Builder resolver(HostResolver resolver) {
+            this.resolver = Objects.requireNonNull(resolver, "resolver");
             return this;
         }
 

@@ -1,26 +1,21 @@
 package org.mdpgateway.mdp.worker;
 
-import java.io.IOException;
-import java.net.Inet4Address;
-import java.net.InetAddress;
-import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.mdpgateway.mdp.Body;
+import org.mdpgateway.mdp.HostResolver;
 import org.mdpgateway.mdp.Liveness;
 import org.mdpgateway.mdp.MalformedMessageException;
 import org.mdpgateway.mdp.MdpCodec;
@@ -29,6 +24,7 @@ import org.mdpgateway.mdp.MdpProtocol;
 import org.mdpgateway.mdp.RoutingId;
 import org.mdpgateway.mdp.Ticker;
 import org.mdpgateway.mdp.WorkerCommand;
+import org.mdpgateway.mdp.internal.BrokerResolver;
 import org.mdpgateway.mdp.internal.EventLoop;
 import org.mdpgateway.mdp.internal.MdpSockets;
 import org.mdpgateway.mdp.internal.Require;
@@ -79,12 +75,6 @@ import zmq.ZError;
 public final class MdpWorker implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MdpWorker.class);
     private static final int MAX_QUEUED_PARTIALS = 1000;
-
-    /** Looks a host name up; {@link Builder#resolver}. */
-    @FunctionalInterface
-    public interface HostResolver {
-        List<InetAddress> resolve(String host) throws IOException;
-    }
 
     /**
      * One broker connection as the I/O thread saw it.
@@ -158,14 +148,10 @@ public final class MdpWorker implements AutoCloseable {
             }
             resolverThread = null;
         } else {
-            HostResolver resolver = b.resolver;
-            resolverThread = Executors.newSingleThreadScheduledExecutor(runnable -> {
-                Thread t = new Thread(runnable, "mdp-worker-" + service + "-resolver");
-                t.setDaemon(true);
-                return t;
-            });
-            resolverThread.scheduleWithFixedDelay(() -> loop.post(new Resolved(resolveAll(resolver))), 0,
-                    b.resolveEvery.toNanos(), TimeUnit.NANOSECONDS);
+            BrokerResolver resolver = new BrokerResolver(configuredEndpoints, b.resolver,
+                    "worker for '" + service + "'");
+            resolverThread = resolver.every(Duration.ZERO, b.resolveEvery, "mdp-worker-" + service + "-resolver",
+                    endpoints -> loop.post(new Resolved(endpoints)));
         }
         String loopName = "mdp-worker-" + service;
         if (maxInFlight == 1) {
@@ -234,49 +220,6 @@ public final class MdpWorker implements AutoCloseable {
     /** Wakes the I/O thread so it re-reads its ticker; for tests that move a fake ticker. */
     void wakeUp() {
         loop.wake();
-    }
-
-    // ---- the resolver thread -------------------------------------------------------------------
-
-    /** What each configured endpoint resolved to last, for when a lookup fails. Resolver thread only. */
-    private final Map<String, Set<String>> lastResolved = new java.util.HashMap<>();
-
-    /** The endpoints every configured one stands for now; a name that does not resolve stands for none. */
-    private Set<String> resolveAll(HostResolver resolver) {
-        Set<String> endpoints = new LinkedHashSet<>();
-        for (String configured : configuredEndpoints) {
-            URI uri;
-            try {
-                uri = URI.create(configured);
-            } catch (IllegalArgumentException e) {
-                endpoints.add(configured);
-                continue;
-            }
-            if (!"tcp".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
-                endpoints.add(configured);
-                continue;
-            }
-            Set<String> found = new LinkedHashSet<>();
-            try {
-                for (InetAddress address : resolver.resolve(uri.getHost())) {
-                    if (address instanceof Inet4Address) {
-                        found.add("tcp://" + address.getHostAddress() + ":" + uri.getPort());
-                    }
-                }
-                if (found.isEmpty()) {
-                    log.warn("worker for '{}': {} has no IPv4 address", service, uri.getHost());
-                }
-                lastResolved.put(configured, found);
-            } catch (IOException | RuntimeException e) {
-                // A failed lookup (a DNS server restarting) is not an answer: the brokers found last
-                // time stay, rather than every connection to them being dropped.
-                found = lastResolved.getOrDefault(configured, Set.of());
-                log.warn("worker for '{}' cannot resolve {} ({}); keeping the {} brokers found before", service,
-                        uri.getHost(), e.toString(), found.size());
-            }
-            endpoints.addAll(found);
-        }
-        return endpoints;
     }
 
     // ---- I/O thread ----------------------------------------------------------------------------
@@ -717,7 +660,7 @@ public final class MdpWorker implements AutoCloseable {
         private Function<Exception, Body> errorReply;
         private int maxInFlight = 1;
         private Duration resolveEvery;
-        private HostResolver resolver = host -> List.of(InetAddress.getAllByName(host));
+        private HostResolver resolver = HostResolver.SYSTEM;
 
         private Builder(List<String> endpoints, String service) {
             this.endpoints = List.copyOf(endpoints);
