@@ -47,6 +47,7 @@ final class HttpApi {
     private final BooleanSupplier draining;
     private final HttpAuth auth;
     private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
+    private final Dashboard dashboard;
 
     HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
             BooleanSupplier draining) {
@@ -57,6 +58,7 @@ final class HttpApi {
         this.writers = writers;
         this.draining = draining;
         this.auth = new HttpAuth(config.access());
+        this.dashboard = new Dashboard(broker, mapper, writers, auth, config.broker().heartbeatInterval());
     }
 
     void register(JavalinConfig javalin) {
@@ -87,6 +89,7 @@ final class HttpApi {
         javalin.routes.get("/health/ready", this::ready);
         javalin.routes.get("/metrics", this::metrics);
         new DocsRoutes(mapper).register(javalin);
+        dashboard.register(javalin);
         javalin.routes.exception(ProblemException.class, (e, ctx) -> problem(ctx, e.problem));
         javalin.routes.exception(HttpResponseException.class, this::httpResponseException);
         javalin.routes.exception(Exception.class, this::unexpected);
@@ -107,6 +110,11 @@ final class HttpApi {
             javalin.requestLogger.http((ctx, ms) -> accessLog.info("{} {} {} {} {} ms", requestId(ctx), ctx.method(),
                     ctx.path(), ctx.res().getStatus(), Math.round(ms)));
         }
+    }
+
+    /** The dashboard's feed, which the shutdown sequence ends. */
+    Dashboard dashboard() {
+        return dashboard;
     }
 
     /** Open replies, for pings and for the shutdown sequence. */
