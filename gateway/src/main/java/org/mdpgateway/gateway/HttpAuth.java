@@ -58,6 +58,8 @@ final class HttpAuth {
         }
         Endpoint matched = ctx.endpoints().matchedHttpEndpoint();
         if (matched != null && isOpen(matched.path)) {
+            // An open route shows what it shows to anyone: a public dashboard stream lists every service.
+            ctx.attribute(SCOPE_ATTRIBUTE, ServiceScope.EVERYTHING);
             return;
         }
         ctx.attribute(SCOPE_ATTRIBUTE, scopeOf(ctx));
