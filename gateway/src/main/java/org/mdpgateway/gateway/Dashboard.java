@@ -249,19 +249,7 @@ final class Dashboard implements AutoCloseable {
 
     private ObjectNode serviceNode(ServiceStats s, Sample previous, Sample minuteAgo, Sample current) {
         ObjectNode node = mapper.createObjectNode();
-        node.put("name", s.service());
-        ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
-        ObjectNode byDialect = workers.putObject("byDialect");
-        s.workersByDialect().forEach((dialect, counts) -> byDialect.putObject(dialect.label())
-                .put("idle", counts.idle()).put("busy", counts.busy()));
-        node.put("queued", s.queued());
-        node.put("inFlight", s.inFlight());
-        node.put("served", s.served());
-        node.put("failed", s.failed());
-        node.put("resent", s.resent());
-        node.put("expired", s.expired());
-        node.put("refused", s.refused());
-        node.put("denied", s.denied());
+        HttpApi.putServiceCounters(node, s);
         Double rate = previous == null ? null : requestsPerSecond(previous, current, s);
         Double p99 = p99Millis(minuteAgo.byService.get(s.service()), s);
         putNumber(node, "requestsPerSecond", rate);

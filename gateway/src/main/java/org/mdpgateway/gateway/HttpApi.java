@@ -312,26 +312,31 @@ final class HttpApi {
                     continue; // a caller sees only the services its credential covers
                 }
                 ObjectNode node = services.addObject();
-                node.put("name", s.service());
-                ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
-                ObjectNode byDialect = workers.putObject("byDialect");
-                s.workersByDialect().forEach((dialect, counts) -> byDialect.putObject(dialect.label())
-                        .put("idle", counts.idle()).put("busy", counts.busy()));
+                putServiceCounters(node, s);
                 ObjectNode requests = node.putObject("requestsByClient");
                 s.requestsByClient().forEach(requests::put);
-                node.put("queued", s.queued());
-                node.put("inFlight", s.inFlight());
-                node.put("served", s.served());
-                node.put("failed", s.failed());
-                node.put("resent", s.resent());
-                node.put("expired", s.expired());
-                node.put("refused", s.refused());
-                node.put("denied", s.denied());
                 ObjectNode dropped = node.putObject("dropped");
                 s.droppedByReason().forEach(dropped::put);
             }
             json(ctx, 200, root);
         }, writers));
+    }
+
+    /** A service's name, workers and broker counters, as {@code GET /services} and the dashboard show them. */
+    static void putServiceCounters(ObjectNode node, ServiceStats s) {
+        node.put("name", s.service());
+        ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
+        ObjectNode byDialect = workers.putObject("byDialect");
+        s.workersByDialect().forEach((dialect, counts) -> byDialect.putObject(dialect.label())
+                .put("idle", counts.idle()).put("busy", counts.busy()));
+        node.put("queued", s.queued());
+        node.put("inFlight", s.inFlight());
+        node.put("served", s.served());
+        node.put("failed", s.failed());
+        node.put("resent", s.resent());
+        node.put("expired", s.expired());
+        node.put("refused", s.refused());
+        node.put("denied", s.denied());
     }
 
     private void ready(Context ctx) {

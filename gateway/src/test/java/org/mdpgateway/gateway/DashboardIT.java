@@ -207,19 +207,6 @@ class DashboardIT {
     }
 
     private void awaitInPage(String condition, String what) throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (System.nanoTime() < end) {
-            try {
-                if (page.evaluate("!!(" + condition + ")").asBoolean()) {
-                    return;
-                }
-            } catch (AssertionError | IllegalStateException e) {
-                // the page is between documents; try again
-            }
-            Thread.sleep(50);
-        }
-        fail("timed out waiting for " + what + "; the page shows:\n"
-                + page.evaluate("document.body.innerText.slice(0, 3000)").asText()
-                + "\nexceptions: " + page.events("Runtime.exceptionThrown"));
+        page.awaitTrue(condition, WAIT, what);
     }
 }
