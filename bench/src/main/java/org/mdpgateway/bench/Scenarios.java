@@ -26,7 +26,7 @@ import java.util.Set;
 final class Scenarios implements AutoCloseable {
     static final List<String> NAMES = List.of("broker-seq", "broker-16", "broker-64k", "broker-curve", "libs-seq",
             "libs-16",
-            "gateway-demo", "gateway-8w", "gateway-sse", "gateway-idle-streams");
+            "gateway-demo", "gateway-8w", "gateway-dashboard", "gateway-sse", "gateway-idle-streams");
     private static final byte[] SMALL = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
             .getBytes(StandardCharsets.US_ASCII);
     private static final byte[] BIG = new byte[64 * 1024];
@@ -110,6 +110,10 @@ final class Scenarios implements AutoCloseable {
                     javalinPost("/echo", 64, 1),
                     r -> ratioAtLeast(r, 0.3) && (double) r.get("cpu_us_per_op") <= 100,
                     "ratio >= 0.3 of bare Javalin, <= 100 us gateway cpu/req") : skipped(name);
+            case "gateway-dashboard" -> needsWrk(name) ? withSnapshots(pair(name, "req", watchingDashboard(
+                    gatewayPost("/services/echo8", 64, 1)), gatewayPost("/services/echo8", 64, 1),
+                    r -> ratioAtLeast(r, 0.9), "ratio >= 0.9 of the same load with no dashboard open"))
+                    : skipped(name);
             case "gateway-sse" -> needsWrk(name) ? pair(name, "part", gatewayPost("/services/stream", 64, 11),
                     javalinPost("/sse", 64, 11), r -> true, null) : skipped(name);
             case "gateway-idle-streams" -> idleStreams();
@@ -354,6 +358,55 @@ final class Scenarios implements AutoCloseable {
             return (HttpSide) window -> Side.measured(List.of(gateway.pid()), workerPid,
                     () -> Side.of(Wrk.run(wrk, script, url, connections, window), opsPerRequest));
         });
+    }
+
+    /** Snapshots the dashboard streams of {@link #watchingDashboard} received in all. */
+    private final java.util.concurrent.atomic.AtomicLong dashboardSnapshots = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * {@code load} with one dashboard open: a {@code GET /dashboard/events} stream read for the whole
+     * trial, as a browser's page would, so the gateway takes a broker snapshot a second and sends it.
+     */
+    private Side watchingDashboard(Side load) {
+        return sides.computeIfAbsent("dashboard+" + System.identityHashCode(load), k -> (HttpSide) window -> {
+            // A plain socket, so that closing it surely ends the stream before the limit's trial runs.
+            java.net.Socket socket = new java.net.Socket();
+            try {
+                socket.connect(new java.net.InetSocketAddress("127.0.0.1", gatewayPort), 5_000);
+                socket.getOutputStream().write(("GET /dashboard/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + "Accept: text/event-stream\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot open the dashboard stream", e);
+            }
+            Thread reader = new Thread(() -> {
+                try (java.io.BufferedReader lines = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        socket.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String line; (line = lines.readLine()) != null; ) {
+                        if (line.equals("event: snapshot")) {
+                            dashboardSnapshots.incrementAndGet();
+                        }
+                    }
+                } catch (java.io.IOException e) {
+                    // closed when the trial ends
+                }
+            }, "dashboard-watcher");
+            reader.setDaemon(true);
+            reader.start();
+            try {
+                return load.run(window);
+            } finally {
+                try {
+                    socket.close();
+                } catch (java.io.IOException ignored) {
+                    // closing anyway
+                }
+            }
+        });
+    }
+
+    private Map<String, Object> withSnapshots(Map<String, Object> result) {
+        result.put("dashboard_snapshots", dashboardSnapshots.get());
+        return result;
     }
 
     private Side javalinPost(String path, int connections, int opsPerRequest) {

@@ -422,7 +422,7 @@ public final class Broker implements RequestBroker, AutoCloseable {
                     core.cancel(cancel.submit.request, ticker.nanoTime());
                 }
             } else if (item instanceof StatsQuery query) {
-                query.result.complete(core.stats());
+                query.result.complete(core.stats(ticker.nanoTime()));
             } else if (item == Stop.INSTANCE) {
                 return true;
             }

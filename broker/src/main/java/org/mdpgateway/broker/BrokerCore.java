@@ -71,6 +71,9 @@ final class BrokerCore {
     static final String IN_PROCESS = "in-process";
     /** Where {@link Service#requestsByClient} counts requests submitted in this process. */
     private static final int IN_PROCESS_SLOT = Dialect.values().length;
+    /** {@link ServiceStats#LATENCY_BOUNDS_MICROS} in nanoseconds, for the reply path. */
+    private static final long[] LATENCY_BOUNDS_NANOS =
+            ServiceStats.LATENCY_BOUNDS_MICROS.stream().mapToLong(micros -> micros * 1_000).toArray();
 
     private final BrokerConfig config;
     private final Outbox outbox;
@@ -102,6 +105,8 @@ final class BrokerCore {
     /** Body bytes of every waiting request. */
     private long queuedBytes;
     private long nextLocalId = 1;
+    /** The latest time the loop has told the core, for {@link #stats()} without a time. */
+    private long latestNow;
     private long nextHeartbeatAt;
     /**
      * No waiting request expires before this; may be early, never late. Kept so the loop does not
@@ -137,6 +142,7 @@ final class BrokerCore {
      * CURVE key {@code key} (null: no CURVE), which the {@link PeerPolicy} rules on.
      */
     void onMessage(RoutingId id, String key, List<byte[]> frames, long now) {
+        latestNow = now;
         if (key != null && !policy.stillAllowed(key, now)) {
             onRevoked(id, key, now);
             return;
@@ -287,7 +293,7 @@ final class BrokerCore {
             return;
         }
         Service service = service(serviceName);
-        Worker worker = new Worker(id, dialect, service, new Liveness(now, workerExpiryNanos));
+        Worker worker = new Worker(id, dialect, service, new Liveness(now, workerExpiryNanos), now);
         workers.put(id, worker);
         peer.worker = worker;
         service.workerCount++;
@@ -350,6 +356,7 @@ final class BrokerCore {
         String full = queueFull(service, request);
         if (full != null) {
             service.refused++;
+            service.noteFailure(Reason.REFUSED, full, now);
             refusals.record(now, full);
             endWithFailure(request, Reason.REFUSED, full);
             dropIfUnused(service);
@@ -416,6 +423,7 @@ final class BrokerCore {
         request.state = RequestState.ACTIVE;
         request.partialsForwarded = false;
         worker.request = request;
+        worker.assignedAt = now;
         worker.liveness.heardAtLeast(now, livenessOf(worker));
         service.inFlight++;
         send(worker, new WorkerCommand.Request(request.clientAddress, request.body), now);
@@ -442,8 +450,11 @@ final class BrokerCore {
             endWithReply(request, body);
             if (request.isAbandoned()) {
                 service.failed++; // the collected reply grew past the limit with this FINAL
+                service.noteFailure(Reason.WORKER_LOST, "the reply grew past the most collected for an MDP/0.1 client", now);
             } else {
                 service.served++;
+                worker.served++;
+                service.recordLatency(now - request.receivedAt);
             }
         } else {
             end(request);
@@ -494,9 +505,10 @@ final class BrokerCore {
             dispatch(service, now);
         } else {
             service.failed++;
-            endWithFailure(request, Reason.WORKER_LOST, request.partialsForwarded
-                    ? "the worker was lost after it had sent partial replies"
-                    : "the worker was lost, and the request had been resent " + request.resends + " times");
+            String detail = request.partialsForwarded ? "the worker was lost after it had sent partial replies"
+                    : "the worker was lost, and the request had been resent " + request.resends + " times";
+            service.noteFailure(Reason.WORKER_LOST, detail, now);
+            endWithFailure(request, Reason.WORKER_LOST, detail);
         }
     }
 
@@ -528,6 +540,7 @@ final class BrokerCore {
 
     /** Sends due heartbeats, buries silent workers, expires waiting requests and passed deadlines. */
     void onTick(long now) {
+        latestNow = now;
         if (now - nextHeartbeatAt >= 0) {
             heartbeatAndExpireWorkers(now);
             forgetQuietPeers(now);
@@ -592,21 +605,25 @@ final class BrokerCore {
             LocalRequest request = deadlines.pollFirst();
             Service service = services.get(request.service);
             if (request.state == RequestState.QUEUED) {
+                String detail = "no worker for '" + request.service + "' took the request within its deadline of "
+                        + request.timeoutMillis() + " ms";
                 if (service != null && service.queue.remove(request)) {
                     leftQueue(request);
                     service.expired++;
+                    service.noteFailure(Reason.EXPIRED, detail, now);
                 }
-                endWithFailure(request, Reason.EXPIRED, "no worker for '" + request.service
-                        + "' took the request within its deadline of " + request.timeoutMillis() + " ms");
+                endWithFailure(request, Reason.EXPIRED, detail);
                 dropIfUnused(service);
             } else if (request.state == RequestState.ACTIVE) {
                 // The worker keeps it until its FINAL, which is then dropped.
                 request.cancelled = true;
+                String detail = "the worker for '" + request.service + "' sent no FINAL within the request's deadline of "
+                        + request.timeoutMillis() + " ms";
                 if (service != null) {
                     service.failed++;
+                    service.noteFailure(Reason.DEADLINE, detail, now);
                 }
-                request.fail(Reason.DEADLINE, "the worker for '" + request.service + "' sent no FINAL within the "
-                        + "request's deadline of " + request.timeoutMillis() + " ms");
+                request.fail(Reason.DEADLINE, detail);
             }
         }
     }
@@ -635,8 +652,10 @@ final class BrokerCore {
                 service.expired++;
                 // 18/MDP: expire requests for which no service was registered in a reasonable time.
                 log.debug("request to '{}' expired after waiting {} ms", service.name, requestExpiryNanos / 1_000_000);
-                endWithFailure(request, Reason.EXPIRED, "no worker for '" + service.name + "' took the request within "
-                        + "the broker's request expiry of " + requestExpiryNanos / 1_000_000 + " ms");
+                String detail = "no worker for '" + service.name + "' took the request within the broker's request "
+                        + "expiry of " + requestExpiryNanos / 1_000_000 + " ms";
+                service.noteFailure(Reason.EXPIRED, detail, now);
+                endWithFailure(request, Reason.EXPIRED, detail);
             });
             if (service.isUnused()) {
                 if (emptied == null) {
@@ -677,8 +696,19 @@ final class BrokerCore {
 
     // ---- stats and shutdown --------------------------------------------------------------------
 
+    /** As {@link #stats(long)}, with ages measured from the latest time the loop gave the core. */
     List<ServiceStats> stats() {
+        return stats(latestNow);
+    }
+
+    /**
+     * A snapshot of every service, its workers and its recent failures, ages measured back from
+     * {@code now}. It walks every worker, so it costs in proportion to their number; the request
+     * path only bumps the counters it reads.
+     */
+    List<ServiceStats> stats(long now) {
         List<ServiceStats> stats = new ArrayList<>(services.size());
+        Map<Service, List<ServiceStats.WorkerStats>> workerStats = workerStats(now);
         for (Service s : services.values()) {
             int[] idleByDialect = new int[Dialect.values().length];
             for (Worker w : s.idle) {
@@ -698,12 +728,38 @@ final class BrokerCore {
                     dropped.put(reason.label(), s.dropped[reason.ordinal()]);
                 }
             }
+            List<Long> latencies = new ArrayList<>(s.latencyCounts.length);
+            for (long n : s.latencyCounts) {
+                latencies.add(n);
+            }
             stats.add(new ServiceStats(s.name, s.idle.size(), s.workerCount - s.idle.size(), s.queue.size(),
                     s.inFlight, s.served, s.failed, s.resent, s.expired, s.refused, s.denied, byDialect,
-                    requestsByClient(s), dropped));
+                    requestsByClient(s), dropped, workerStats.getOrDefault(s, List.of()), s.recentFailures(now), latencies));
         }
         stats.sort(Comparator.comparing(ServiceStats::service));
         return stats;
+    }
+
+    /** Every service's workers, longest connected first, in one walk over the workers. */
+    private Map<Service, List<ServiceStats.WorkerStats>> workerStats(long now) {
+        Map<Service, List<ServiceStats.WorkerStats>> byService = new HashMap<>();
+        for (Worker w : workers.values()) {
+            List<ServiceStats.WorkerStats> list = byService.computeIfAbsent(w.service, k -> new ArrayList<>());
+            long silentNanos = w.liveness.silentNanos(now);
+            // A busy worker of a dialect that does not heartbeat while busy is expected to be quiet.
+            boolean expectedToSpeak = w.request == null || w.dialect.heartbeatsWhileBusy();
+            list.add(new ServiceStats.WorkerStats(w.id.toString(), w.dialect, millis(now - w.registeredAt), w.served,
+                    millis(silentNanos), Math.max(0, millis(w.liveness.remainingNanos(now))),
+                    expectedToSpeak && silentNanos > 2 * heartbeatNanos,
+                    w.request == null ? -1 : millis(now - w.assignedAt)));
+        }
+        byService.values().forEach(list ->
+                list.sort(Comparator.comparingLong(ServiceStats.WorkerStats::connectedMillis).reversed()));
+        return byService;
+    }
+
+    private static long millis(long nanos) {
+        return nanos / 1_000_000;
     }
 
     /** A service's request counts by client label, leaving out those with none. */
@@ -794,9 +850,43 @@ final class BrokerCore {
         long denied;
         /** Commands of this service the socket did not take, by {@link Undelivered#ordinal()}. */
         final long[] dropped = new long[Undelivered.values().length];
+        /** Served requests by latency bucket ({@link #LATENCY_BOUNDS_NANOS}, then longer). */
+        final long[] latencyCounts = new long[LATENCY_BOUNDS_NANOS.length + 1];
+        /** The last failures, a ring: {@link #failuresNoted} mod its size is where the next goes. */
+        final Reason[] failureReasons = new Reason[ServiceStats.RECENT_FAILURES];
+        final String[] failureDetails = new String[ServiceStats.RECENT_FAILURES];
+        final long[] failureTimes = new long[ServiceStats.RECENT_FAILURES];
+        long failuresNoted;
 
         Service(String name) {
             this.name = name;
+        }
+
+        /** Remembers a failure in the ring; its detail is the string the request's caller gets anyway. */
+        void noteFailure(Reason reason, String detail, long now) {
+            int slot = (int) (failuresNoted++ % ServiceStats.RECENT_FAILURES);
+            failureReasons[slot] = reason;
+            failureDetails[slot] = detail;
+            failureTimes[slot] = now;
+        }
+
+        List<ServiceStats.RecentFailure> recentFailures(long now) {
+            int kept = (int) Math.min(failuresNoted, ServiceStats.RECENT_FAILURES);
+            List<ServiceStats.RecentFailure> list = new ArrayList<>(kept);
+            for (int i = 1; i <= kept; i++) {
+                int slot = (int) ((failuresNoted - i) % ServiceStats.RECENT_FAILURES);
+                list.add(new ServiceStats.RecentFailure(failureReasons[slot], failureDetails[slot],
+                        millis(now - failureTimes[slot])));
+            }
+            return list;
+        }
+
+        void recordLatency(long nanos) {
+            int bucket = 0;
+            while (bucket < LATENCY_BOUNDS_NANOS.length && nanos > LATENCY_BOUNDS_NANOS[bucket]) {
+                bucket++;
+            }
+            latencyCounts[bucket]++;
         }
 
         boolean isUnused() {
@@ -813,12 +903,18 @@ final class BrokerCore {
         long lastSentAt;
         /** The request this worker holds, or null when idle. */
         Request request;
+        /** When it took {@link #request}. */
+        long assignedAt;
+        final long registeredAt;
+        /** Requests it answered with a FINAL. */
+        long served;
 
-        Worker(RoutingId id, Dialect dialect, Service service, Liveness liveness) {
+        Worker(RoutingId id, Dialect dialect, Service service, Liveness liveness, long registeredAt) {
             this.id = id;
             this.dialect = dialect;
             this.service = service;
             this.liveness = liveness;
+            this.registeredAt = registeredAt;
         }
     }
 
@@ -843,6 +939,8 @@ final class BrokerCore {
         final long bytes;
         /** When the request last started waiting in its queue: on arrival, and again when resent. */
         long waitingSince;
+        /** When it reached the broker: its latency runs from here to its FINAL. */
+        final long receivedAt;
         final RoutingId clientAddress;
         RequestState state = RequestState.NEW;
         boolean partialsForwarded;
@@ -853,6 +951,7 @@ final class BrokerCore {
             this.body = body;
             this.bytes = body.byteCount();
             this.waitingSince = waitingSince;
+            this.receivedAt = waitingSince;
             this.clientAddress = clientAddress;
         }
 

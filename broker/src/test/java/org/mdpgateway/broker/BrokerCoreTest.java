@@ -790,14 +790,101 @@ class BrokerCoreTest {
         expectWorkerRequest(W1, C1, "a");
         ServiceStats s = stats("svc");
         assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 0, 0, 0, 0, 0, 0,
-                Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)), Map.of("mdp02", 1L), Map.of()), s);
+                Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)), Map.of("mdp02", 1L), Map.of()), counters(s));
         receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
         expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
         core.submit("svc", Body.ofStrings("b"), Long.MAX_VALUE, new Recorder(), now);
         workerAddressOf(W2);
         assertEquals(new ServiceStats("svc", 1, 1, 0, 1, 1, 0, 0, 0, 0, 0,
                 Map.of(Dialect.MDP_02, new ServiceStats.WorkerCounts(1, 1)),
-                Map.of("mdp02", 1L, ServiceStats.IN_PROCESS, 1L), Map.of()), stats("svc"));
+                Map.of("mdp02", 1L, ServiceStats.IN_PROCESS, 1L), Map.of()), counters(stats("svc")));
+    }
+
+    /** The counters of a snapshot, without its worker detail, failures and latencies. */
+    private static ServiceStats counters(ServiceStats s) {
+        return new ServiceStats(s.service(), s.idleWorkers(), s.busyWorkers(), s.queued(), s.inFlight(), s.served(),
+                s.failed(), s.resent(), s.expired(), s.refused(), s.denied(), s.workersByDialect(), s.requestsByClient(),
+                s.droppedByReason());
+    }
+
+    @Test
+    void stats_describeEachWorker_itsServedCount_andTheAgeOfTheRequestItHolds() {
+        ready(W1, "svc");
+        advance(40);
+        request(C1, "svc", "a");
+        expectWorkerRequest(W1, C1, "a");
+        advance(30);
+        ServiceStats.WorkerStats busy = stats("svc").workerList().get(0);
+        assertEquals(W1.toString(), busy.routingId());
+        assertEquals(Dialect.MDP_02, busy.dialect());
+        assertEquals(70, busy.connectedMillis());
+        assertEquals(30, busy.holdingMillis(), "it took the request 30 ms ago");
+        assertEquals(0, busy.served());
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
+        expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+        ServiceStats.WorkerStats idle = stats("svc").workerList().get(0);
+        assertEquals(1, idle.served());
+        assertEquals(-1, idle.holdingMillis(), "idle");
+        assertEquals(0, idle.silentMillis(), "its FINAL was just heard");
+    }
+
+    @Test
+    void aWorkerThatMissedHeartbeats_isShownSilent_beforeItIsRemoved() {
+        ready(W1, "svc");
+        advance(100);
+        expectHeartbeats(W1);
+        assertTrue(!stats("svc").workerList().get(0).silent(), "silent for one interval only");
+        advance(100);
+        expectHeartbeats(W1);
+        advance(50);
+        ServiceStats.WorkerStats quiet = stats("svc").workerList().get(0);
+        assertEquals(250, quiet.silentMillis());
+        assertTrue(quiet.silent(), "more than two heartbeats missed: " + quiet);
+        assertEquals(50, quiet.expiresInMillis(), "liveness 3 x 100 ms");
+        advance(50);
+        assertEquals(0, stats("svc").workers(), "then the broker removes it");
+    }
+
+    @Test
+    void stats_keepTheLastFailures_newestFirst_withTheirReasons() {
+        ready(W1, "svc");
+        request(C1, "svc", "a");
+        expectWorkerRequest(W1, C1, "a");
+        receive(W1, new WorkerCommand.Disconnect());
+        advance(20);
+        ServiceStats svc = stats("svc");
+        assertEquals(List.of(), svc.recentFailures(), "the request went back to the queue: no failure yet");
+        for (int i = 0; i < 3; i++) {
+            core.submit("svc", Body.ofStrings("y"), now + 10 * MS, new Recorder(), now);
+        }
+        advance(5);
+        ready(W2, "svc");
+        expectWorkerRequest(W2, C1, "a");
+        advance(10);
+        List<ServiceStats.RecentFailure> failures = stats("svc").recentFailures();
+        assertEquals(3, failures.size(), failures.toString());
+        assertEquals(Reason.EXPIRED, failures.get(0).reason());
+        assertTrue(failures.get(0).detail().contains("deadline of 10 ms"), failures.get(0).detail());
+        for (int i = 0; i < ServiceStats.RECENT_FAILURES; i++) {
+            core.submit("svc", Body.ofStrings("z"), now + 10 * MS, new Recorder(), now);
+        }
+        advance(10);
+        assertEquals(ServiceStats.RECENT_FAILURES, stats("svc").recentFailures().size(), "a fixed ring");
+    }
+
+    @Test
+    void stats_countServedLatencies_inBuckets() {
+        ready(W1, "svc");
+        request(C1, "svc", "a");
+        expectWorkerRequest(W1, C1, "a");
+        now += 3 * MS; // 3 ms: in the bucket up to 5 ms
+        receive(W1, new WorkerCommand.Final(C1, Body.ofStrings("ok")));
+        expect(C1, new ClientCommand.Final("svc", Body.ofStrings("ok")));
+        List<Long> counts = stats("svc").latencyCounts();
+        assertEquals(ServiceStats.LATENCY_BOUNDS_MICROS.size() + 1, counts.size());
+        int bucket = ServiceStats.LATENCY_BOUNDS_MICROS.indexOf(5_000L);
+        assertEquals(1L, counts.get(bucket), counts.toString());
+        assertEquals(1L, counts.stream().mapToLong(Long::longValue).sum());
     }
 
     @Test

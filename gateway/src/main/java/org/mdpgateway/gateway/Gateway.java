@@ -86,6 +86,7 @@ public final class Gateway implements AutoCloseable {
         this.pinger = Executors.newSingleThreadScheduledExecutor(daemonThreads("mdp-gateway-ping"));
         this.metrics = new GatewayMetrics();
         Javalin started = null;
+        HttpApi made = null;
         QueuedThreadPool httpThreads = new QueuedThreadPool(config.httpMaxThreads(), 8, 60_000);
         httpThreads.setName("JettyServerThreadPool");
         this.tls = config.isTls()
@@ -93,6 +94,7 @@ public final class Gateway implements AutoCloseable {
         try {
             ObjectMapper mapper = new ObjectMapper();
             this.api = new HttpApi(broker, config, metrics, mapper, writers, () -> draining, () -> refusing);
+            made = api;
             this.app = Javalin.create(javalin -> {
                 javalin.startup.showJavalinBanner = false;
                 javalin.jetty.threadPool = httpThreads;
@@ -144,6 +146,9 @@ public final class Gateway implements AutoCloseable {
                 }
             }
             pinger.shutdownNow();
+            if (made != null) {
+                made.dashboard().close();
+            }
             writers.shutdownNow();
             metrics.close();
             broker.close();
@@ -223,6 +228,7 @@ public final class Gateway implements AutoCloseable {
         api.openReplies().forEach(ReplyStream::shutdown);
         // Let the writers send those error events before the server stops taking writes.
         awaitNoOpenReplies(Duration.ofSeconds(1));
+        api.dashboard().close(); // its streams never end by themselves; the page reconnects to the next gateway
         try {
             app.stop();
         } catch (RuntimeException e) {

@@ -50,6 +50,7 @@ final class HttpApi {
     private final BooleanSupplier refusing;
     private final HttpAuth auth;
     private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
+    private final Dashboard dashboard;
 
     HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
             BooleanSupplier stopping, BooleanSupplier refusing) {
@@ -61,6 +62,7 @@ final class HttpApi {
         this.stopping = stopping;
         this.refusing = refusing;
         this.auth = new HttpAuth(config.access());
+        this.dashboard = new Dashboard(broker, mapper, writers, auth, config.broker().heartbeatInterval());
     }
 
     void register(JavalinConfig javalin) {
@@ -91,6 +93,7 @@ final class HttpApi {
         javalin.routes.get("/health/ready", this::ready);
         javalin.routes.get("/metrics", this::metrics);
         new DocsRoutes(mapper).register(javalin);
+        dashboard.register(javalin);
         javalin.routes.exception(ProblemException.class, (e, ctx) -> problem(ctx, e.problem));
         javalin.routes.exception(HttpResponseException.class, this::httpResponseException);
         javalin.routes.exception(Exception.class, this::unexpected);
@@ -111,6 +114,11 @@ final class HttpApi {
             javalin.requestLogger.http((ctx, ms) -> accessLog.info("{} {} {} {} {} ms", requestId(ctx), ctx.method(),
                     ctx.path(), ctx.res().getStatus(), Math.round(ms)));
         }
+    }
+
+    /** The dashboard's feed, which the shutdown sequence ends. */
+    Dashboard dashboard() {
+        return dashboard;
     }
 
     /** Open replies, for pings and for the shutdown sequence. */
@@ -308,26 +316,31 @@ final class HttpApi {
                     continue; // a caller sees only the services its credential covers
                 }
                 ObjectNode node = services.addObject();
-                node.put("name", s.service());
-                ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
-                ObjectNode byDialect = workers.putObject("byDialect");
-                s.workersByDialect().forEach((dialect, counts) -> byDialect.putObject(dialect.label())
-                        .put("idle", counts.idle()).put("busy", counts.busy()));
+                putServiceCounters(node, s);
                 ObjectNode requests = node.putObject("requestsByClient");
                 s.requestsByClient().forEach(requests::put);
-                node.put("queued", s.queued());
-                node.put("inFlight", s.inFlight());
-                node.put("served", s.served());
-                node.put("failed", s.failed());
-                node.put("resent", s.resent());
-                node.put("expired", s.expired());
-                node.put("refused", s.refused());
-                node.put("denied", s.denied());
                 ObjectNode dropped = node.putObject("dropped");
                 s.droppedByReason().forEach(dropped::put);
             }
             json(ctx, 200, root);
         }, writers));
+    }
+
+    /** A service's name, workers and broker counters, as {@code GET /services} and the dashboard show them. */
+    static void putServiceCounters(ObjectNode node, ServiceStats s) {
+        node.put("name", s.service());
+        ObjectNode workers = node.putObject("workers").put("idle", s.idleWorkers()).put("busy", s.busyWorkers());
+        ObjectNode byDialect = workers.putObject("byDialect");
+        s.workersByDialect().forEach((dialect, counts) -> byDialect.putObject(dialect.label())
+                .put("idle", counts.idle()).put("busy", counts.busy()));
+        node.put("queued", s.queued());
+        node.put("inFlight", s.inFlight());
+        node.put("served", s.served());
+        node.put("failed", s.failed());
+        node.put("resent", s.resent());
+        node.put("expired", s.expired());
+        node.put("refused", s.refused());
+        node.put("denied", s.denied());
     }
 
     private void ready(Context ctx) {

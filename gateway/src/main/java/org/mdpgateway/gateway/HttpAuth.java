@@ -29,6 +29,12 @@ final class HttpAuth {
     private static final String ROOT = "/";
     private static final Set<String> DOCS_ROUTES = Set.of("/docs", "/docs/{asset}", "/openapi.yaml", "/openapi.json");
     private static final String METRICS_ROUTE = "/metrics";
+    /**
+     * The dashboard's page is static code and tells nothing: it is open, so that a browser can load it
+     * and then read {@link Dashboard#EVENTS_ROUTE}, which holds the data and is protected as
+     * {@code /metrics} is, with a key the user enters.
+     */
+    private static final String DASHBOARD_PAGE = Dashboard.PAGE_ROUTE;
 
     private final AccessPolicy policy;
 
@@ -52,6 +58,8 @@ final class HttpAuth {
         }
         Endpoint matched = ctx.endpoints().matchedHttpEndpoint();
         if (matched != null && isOpen(matched.path)) {
+            // An open route shows what it shows to anyone: a public dashboard stream lists every service.
+            ctx.attribute(SCOPE_ATTRIBUTE, ServiceScope.EVERYTHING);
             return;
         }
         ctx.attribute(SCOPE_ATTRIBUTE, scopeOf(ctx));
@@ -59,8 +67,8 @@ final class HttpAuth {
 
     /** Everything is protected that is not open by name: a route added later is safe by default. */
     private boolean isOpen(String route) {
-        return HEALTH_ROUTES.contains(route) || ROOT.equals(route)
-                || policy.publicMetrics() && METRICS_ROUTE.equals(route)
+        return HEALTH_ROUTES.contains(route) || ROOT.equals(route) || DASHBOARD_PAGE.equals(route)
+                || policy.publicMetrics() && (METRICS_ROUTE.equals(route) || Dashboard.EVENTS_ROUTE.equals(route))
                 || policy.publicDocs() && DOCS_ROUTES.contains(route);
     }
 

@@ -212,6 +212,27 @@ final class HeadlessChromium implements AutoCloseable {
             return result.path("result").path("value");
         }
 
+        /**
+         * Waits until {@code condition}, a script expression, is true in the page; fails after
+         * {@code wait} with {@code what} and the text the page shows.
+         */
+        void awaitTrue(String condition, Duration wait, String what) throws Exception {
+            long end = System.nanoTime() + wait.toNanos();
+            while (System.nanoTime() < end) {
+                try {
+                    if (evaluate("!!(" + condition + ")").asBoolean()) {
+                        return;
+                    }
+                } catch (AssertionError | IllegalStateException e) {
+                    // the page is between documents; try again
+                }
+                Thread.sleep(50);
+            }
+            throw new AssertionError("timed out waiting for " + what + "; the page shows:\n"
+                    + evaluate("document.body.innerText.slice(0, 3000)").asText()
+                    + "\nexceptions: " + events("Runtime.exceptionThrown"));
+        }
+
         /** Parameters of every event of this method received so far. */
         List<JsonNode> events(String method) {
             return events.stream().filter(e -> method.equals(e.path("method").asText()))

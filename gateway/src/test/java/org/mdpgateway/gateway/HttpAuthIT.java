@@ -237,6 +237,48 @@ class HttpAuthIT {
     }
 
     @Test
+    void dashboardEvents_needACredential_asMetricsDo_andListOnlyWhatItCovers() throws Exception {
+        assertEquals(200, send(gateway, get("/dashboard")).statusCode(), "the page is static and holds no data");
+        assertUnauthorized(send(gateway, get("/dashboard/events")), CHALLENGE);
+        assertEquals(Set.of("echo"), snapshotServices(gateway, get("/dashboard/events").header("X-Api-Key", ECHO_KEY)));
+        assertEquals(Set.of("echo", "count"),
+                snapshotServices(gateway, get("/dashboard/events").header("Authorization", "Bearer " + ALL_KEY)));
+    }
+
+    @Test
+    void withPublicMetrics_dashboardEventsNeedNone() throws Exception {
+        other = Gateway.start(config().withAccess(AccessPolicy.OPEN.withApiKeys(ApiKeys.load(dir.resolve("api-keys")))
+                .withPublic(true, false)));
+        assertTrue(Await.until(() -> snapshotServices(other, get("/dashboard/events")).contains("echo"), WAIT),
+                "echo on the open dashboard stream");
+    }
+
+    /** The services of the first snapshot on a dashboard stream, read with the gateway's headers checked. */
+    private static Set<String> snapshotServices(Gateway g, HttpRequest.Builder request) {
+        HttpRequest built = request.copy().uri(uri(g, request.build().uri().getRawPath())).build();
+        try {
+            HttpResponse<java.io.InputStream> response = HTTP.send(built, HttpResponse.BodyHandlers.ofInputStream());
+            OpenApiContract.Stream stream = CONTRACT.checkStream(built, null, response);
+            assertEquals(200, response.statusCode());
+            try (java.io.BufferedReader lines = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(stream.body(), StandardCharsets.UTF_8))) {
+                for (String line; (line = lines.readLine()) != null; ) {
+                    if (line.startsWith("data: ")) {
+                        lines.readLine(); // the blank line that ends the event, so the check sees it whole
+                        stream.checkBody();
+                        Set<String> names = new TreeSet<>();
+                        JSON.readTree(line.substring(6)).get("services").forEach(s -> names.add(s.get("name").asText()));
+                        return names;
+                    }
+                }
+            }
+            throw new AssertionError("the stream ended before its first snapshot");
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
     void theServedDocument_declaresBothSchemes_andLeavesHealthOpen() throws Exception {
         JsonNode document = json(send(gateway, get("/openapi.json").header("X-Api-Key", ECHO_KEY)));
         JsonNode schemes = document.path("components").path("securitySchemes");

@@ -26,7 +26,17 @@ import io.restassured.config.EncoderConfig;
 import io.restassured.config.RestAssuredConfig;
 import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
@@ -326,6 +336,42 @@ class OpenApiConformanceTest {
         valid().get("/docs/index.html").then().statusCode(404);
         valid().get("/docs/nothing.js").then().statusCode(404);
         assertTrue(etag.contains(new DocsRoutes(new ObjectMapper()).swaggerUiVersion()), etag);
+    }
+
+    @Test
+    void dashboardIsOnePageFromThisGateway() {
+        String page = valid().get("/dashboard").then().statusCode(200).contentType(startsWith("text/html"))
+                .extract().asString();
+        assertTrue(page.contains("/dashboard/events"), "the page reads the events stream");
+        assertFalse(page.matches("(?s).*(src|href)=\"(https?:)?//.*"), "no script, style or link from another host");
+    }
+
+    @Test
+    void dashboardEventsAreSnapshotsOfTheDocumentedShape() throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.httpPort()
+                + "/dashboard/events")).header("Accept", "text/event-stream").GET().build();
+        HttpResponse<InputStream> response = HttpClient.newHttpClient().send(request,
+                HttpResponse.BodyHandlers.ofInputStream());
+        OpenApiContract.Stream stream = contract.checkStream(request, null, response);
+        assertEquals(200, stream.status());
+        assertEquals("no-cache", stream.header("Cache-Control"));
+        int snapshots = 0;
+        List<String> seen = new ArrayList<>();
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8))) {
+            for (String line; snapshots < 2 && (line = lines.readLine()) != null; ) {
+                seen.add(line);
+                if (line.equals("event: snapshot")) {
+                    snapshots++;
+                }
+            }
+            for (String line; (line = lines.readLine()) != null && !line.isEmpty(); ) {
+                seen.add(line); // the rest of the second event
+            }
+        }
+        stream.checkBody();
+        assertEquals("retry: 2000", seen.get(0), seen.toString());
+        String services = String.join("\n", seen);
+        assertTrue(services.contains("\"name\":\"echo\"") && services.contains("\"workerList\":[{"), services);
     }
 
     @Test

@@ -123,18 +123,7 @@ class SwaggerAuthorizeIT {
     }
 
     private static void awaitInPage(HeadlessChromium.Page page, String condition) throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (System.nanoTime() < end) {
-            try {
-                if (page.evaluate("!!(" + condition + ")").asBoolean()) {
-                    return;
-                }
-            } catch (AssertionError | IllegalStateException e) {
-                // the page is between documents; try again
-            }
-            Thread.sleep(50);
-        }
-        fail("timed out waiting for " + condition);
+        page.awaitTrue(condition, WAIT, condition);
     }
 
     private static void awaitEcho(String origin) throws Exception {
