@@ -132,6 +132,11 @@ final class HttpApi {
         String id = requestIdFrom(ctx.header(REQUEST_ID));
         ctx.attribute(REQUEST_ID_ATTRIBUTE, id);
         ctx.header(REQUEST_ID, id);
+        if (refusing.getAsBoolean()) {
+            // Jetty says so too once its connector is shut down, but only a moment after the listener
+            // closed; from the moment the gateway refuses, no connection is kept for another request.
+            ctx.header("Connection", "close");
+        }
     }
 
     /** The caller's request id if it is a sensible one, else a new one. */
