@@ -6,6 +6,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Lets an {@link MdpWorker} run a handler on its I/O thread and, if the handler runs long, hand the
@@ -20,22 +22,27 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Who owns what: the worker's loop state belongs to whichever thread holds the I/O role. The
  * {@link #word} decides: it holds a run's number and whether that run is {@code INLINE} (its thread
  * holds the role and runs the handler), {@code SENDING} (that thread, inside the handler, is
- * sending a PARTIAL on the loop's sockets: not to be handed over now) or {@code HANDED_OVER} (the
- * {@link Watchdog} gave the role to a new thread). Every change of owner goes through a
- * compare-and-set on it, which is also the memory barrier ZeroMQ asks for when a socket moves to
- * another thread.
+ * sending a PARTIAL on the loop's sockets: not to be handed over now), {@code HANDING} (the
+ * {@link Watchdog} is starting a new thread for the role; the handler's thread, if it returns
+ * meanwhile, waits to learn whether that worked) or {@code HANDED_OVER} (the new thread holds the
+ * role). Every change of owner goes through a compare-and-set on it, which is also the memory
+ * barrier ZeroMQ asks for when a socket moves to another thread.
  */
 final class LoopHandover {
     /** A handler that runs this long loses the I/O thread's job; real time, not the worker's ticker. */
     static final long HANDOVER_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
+    private static final Logger log = LoggerFactory.getLogger(LoopHandover.class);
+
     private static final long IDLE = 0;
     private static final long INLINE = 1;
     private static final long SENDING = 2;
-    private static final long HANDED_OVER = 3;
-    private static final long STATE_MASK = 3;
+    private static final long HANDING = 3;
+    private static final long HANDED_OVER = 4;
+    private static final long STATE_MASK = 7;
+    private static final int STATE_BITS = 3;
 
-    /** A run's number shifted left twice, or'ed with its state. */
+    /** A run's number shifted left by {@link #STATE_BITS}, or'ed with its state. */
     private final AtomicLong word = new AtomicLong();
     private final Runnable loop;
     private final String loopName;
@@ -43,6 +50,8 @@ final class LoopHandover {
     private volatile Thread inlineThread;
     /** The thread whose long handler lost the I/O role last; interrupted by {@link #close}. */
     private volatile Thread slowHandler;
+    /** The thread that holds the I/O role, or is given it. */
+    private volatile Thread owner;
 
     // Owned by the thread holding the I/O role.
     private long runs;
@@ -57,9 +66,22 @@ final class LoopHandover {
     }
 
     /** Starts the first I/O thread and has the watchdog look after this worker. */
-    Thread start() {
+    void start() {
         Watchdog.INSTANCE.watch(this);
-        return startLoopThread();
+        Thread first = newLoopThread();
+        owner = first;
+        first.start();
+    }
+
+    /** Whether the calling thread holds the I/O role and runs no handler inline. */
+    boolean onLoopOutsideHandler() {
+        Thread me = Thread.currentThread();
+        return owner == me && !(inlineThread == me && (word.get() & STATE_MASK) != IDLE);
+    }
+
+    /** Whether the calling thread holds the I/O role (or ran it until it ended). */
+    boolean ownsLoop() {
+        return owner == Thread.currentThread();
     }
 
     /** Stops watching; a handler running inline is interrupted. */
@@ -79,7 +101,7 @@ final class LoopHandover {
 
     /** About to run a handler on this thread; returns the run's number for {@link #leave}. */
     long enter() {
-        long run = ++runs << 2;
+        long run = ++runs << STATE_BITS;
         inlineThread = Thread.currentThread();
         inlineSince = System.nanoTime();
         word.set(run | INLINE);
@@ -92,12 +114,17 @@ final class LoopHandover {
      * was handed over, and this thread must leave the loop's state alone from now on.
      */
     boolean leave(long run) {
-        if (word.compareAndSet(run | INLINE, run | IDLE)) {
-            inlineThread = null;
-            return true;
+        while (true) {
+            if (word.compareAndSet(run | INLINE, run | IDLE)) {
+                inlineThread = null;
+                return true;
+            }
+            if (word.get() != (run | HANDING)) {
+                // Not the owner: inlineThread may already be the new owner's own.
+                return false;
+            }
+            Thread.onSpinWait(); // the watchdog is starting a thread; it says soon whether it could
         }
-        // Not the owner: inlineThread may already be the new owner's own.
-        return false;
     }
 
     // ---- the thread running a handler inline ---------------------------------------------------
@@ -107,7 +134,8 @@ final class LoopHandover {
      * holds the I/O role; false, having run nothing, otherwise (the caller then posts to the loop).
      */
     boolean tryOnLoop(Runnable send) {
-        if (Thread.currentThread() != inlineThread) {
+        // An interrupted thread's send would fail in JeroMQ (EINTR) and take the interrupt with it.
+        if (Thread.currentThread() != inlineThread || Thread.currentThread().isInterrupted()) {
             return false;
         }
         long w = word.get();
@@ -127,26 +155,37 @@ final class LoopHandover {
     /** True while a handler runs inline: the watchdog keeps ticking. */
     private boolean check(long now) {
         long w = word.get();
-        if ((w & STATE_MASK) == IDLE || (w & STATE_MASK) == HANDED_OVER) {
+        long state = w & STATE_MASK;
+        if (state == IDLE || state == HANDED_OVER) {
             return false;
         }
-        if ((w & STATE_MASK) == INLINE && now - inlineSince >= HANDOVER_AFTER_NANOS
-                && word.compareAndSet(w, (w & ~STATE_MASK) | HANDED_OVER)) {
+        if (state == INLINE && now - inlineSince >= HANDOVER_AFTER_NANOS
+                && word.compareAndSet(w, (w & ~STATE_MASK) | HANDING)) {
             Thread slow = inlineThread;
+            Thread next = newLoopThread();
+            try {
+                owner = next;
+                next.start();
+            } catch (Throwable e) { // out of native threads, say: the handler's thread keeps the role
+                owner = slow;
+                word.set(w);
+                log.warn("cannot start a thread to take over from a long handler of {}; it keeps the I/O role",
+                        loopName, e);
+                return true;
+            }
             if (slow != null) {
                 slow.setName(loopName + "-slow-handler");
                 slowHandler = slow;
             }
-            startLoopThread();
+            word.set((w & ~STATE_MASK) | HANDED_OVER);
             return false;
         }
         return true;
     }
 
-    private Thread startLoopThread() {
+    private Thread newLoopThread() {
         Thread t = new Thread(loop, loopName);
         t.setDaemon(true);
-        t.start();
         return t;
     }
 
@@ -194,7 +233,11 @@ final class LoopHandover {
                 boolean inlineRuns = false;
                 long now = System.nanoTime();
                 for (LoopHandover h : watched) {
-                    inlineRuns |= h.check(now);
+                    try {
+                        inlineRuns |= h.check(now);
+                    } catch (RuntimeException | Error e) { // one worker's trouble must not end the watchdog
+                        log.error("worker watchdog failed on {}", h.loopName, e);
+                    }
                 }
                 if (inlineRuns || ticked) {
                     LockSupport.parkNanos(this, TICK_NANOS);

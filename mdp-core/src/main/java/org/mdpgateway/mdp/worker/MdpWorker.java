@@ -12,7 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 import org.mdpgateway.mdp.Body;
 import org.mdpgateway.mdp.HostResolver;
@@ -105,6 +105,8 @@ public final class MdpWorker implements AutoCloseable {
     private final ScheduledExecutorService resolverThread;
     /** Runs handlers on the I/O thread while they are short; null with more than one in flight. */
     private final LoopHandover handover;
+    /** The I/O thread when handlers never run on it (more than one in flight); else null. */
+    private final Thread fixedIoThread;
     /** Counted down by the thread that holds the I/O role when the worker stops. */
     private final java.util.concurrent.CountDownLatch loopEnded = new java.util.concurrent.CountDownLatch(1);
     private volatile boolean closed;
@@ -156,14 +158,20 @@ public final class MdpWorker implements AutoCloseable {
         String loopName = "mdp-worker-" + service;
         if (maxInFlight == 1) {
             handover = new LoopHandover(this::runLoop, loopName);
+            fixedIoThread = null;
             inlineNext = true;
             handover.start();
         } else {
             handover = null;
-            Thread ioThread = new Thread(this::runLoop, loopName);
-            ioThread.setDaemon(true);
-            ioThread.start();
+            fixedIoThread = new Thread(this::runLoop, loopName);
+            fixedIoThread.setDaemon(true);
+            fixedIoThread.start();
         }
+    }
+
+    /** Whether the calling thread holds the I/O role and is not running a handler inline. */
+    private boolean onLoopOutsideHandler() {
+        return handover != null ? handover.onLoopOutsideHandler() : Thread.currentThread() == fixedIoThread;
     }
 
     public static Builder builder(String endpoint, String service) {
@@ -204,12 +212,14 @@ public final class MdpWorker implements AutoCloseable {
             resolverThread.shutdownNow();
         }
         loop.post(Stop.INSTANCE);
-        try {
-            // Called from a handler running inline, this thread holds the I/O role: the watchdog
-            // hands it to a new thread, which stops the loop.
-            loopEnded.await(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if (!onLoopOutsideHandler()) { // there (an error reply function, say) the loop stops after this turn
+            try {
+                // Called from a handler running inline, this thread holds the I/O role: the watchdog
+                // hands it to a new thread, which stops the loop.
+                loopEnded.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         if (handover != null) {
             handover.close(); // interrupts a handler still running on a thread that held the I/O role
@@ -232,7 +242,9 @@ public final class MdpWorker implements AutoCloseable {
             return; // a handler ran long on this thread: another thread holds the I/O role now
         } catch (RuntimeException | Error e) {
             log.error("MDP worker I/O thread for '{}' failed", service, e);
-            stopped();
+            if (handover == null || handover.ownsLoop()) { // else the loop's state is another thread's now
+                stopped();
+            }
             throw e;
         }
         stopped();
@@ -382,7 +394,11 @@ public final class MdpWorker implements AutoCloseable {
         Finished done = handle(h, c, generation, client, request);
         if (handover.leave(run)) {
             Thread.interrupted(); // an interrupt meant for the handler must not reach the loop's select
-            finished(done, ticker.nanoTime());
+            if (done.partialsQueued) {
+                loop.post(done); // behind the PARTIALs another thread queued, so the FINAL comes last
+            } else {
+                finished(done, ticker.nanoTime());
+            }
         } else {
             loop.post(done);
             throw HandedOver.INSTANCE;
@@ -392,23 +408,7 @@ public final class MdpWorker implements AutoCloseable {
     /** Runs the handler for one request, on a handler thread or inline on the I/O thread. */
     private Finished handle(HandlerThread h, Connection c, int generation, RoutingId client, Body request) {
         long started = System.nanoTime();
-        AtomicBoolean finished = new AtomicBoolean();
-        RequestHandler.PartialSink partials = partial -> {
-            if (finished.get()) {
-                throw new IllegalStateException("the request was answered already");
-            }
-            try {
-                partialRoom.acquire();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while waiting to send a PARTIAL", e);
-            }
-            Outgoing out = new Outgoing(c, generation, new WorkerCommand.Partial(client, partial));
-            // Inline, and still holding the I/O role: straight to the socket, live.
-            if (handover == null || !handover.tryOnLoop(() -> send(out, ticker.nanoTime()))) {
-                loop.post(out);
-            }
-        };
+        Sink partials = new Sink(c, generation, client);
         Finished done;
         try {
             Body reply = handler.handle(request, partials);
@@ -416,13 +416,69 @@ public final class MdpWorker implements AutoCloseable {
                 throw new IllegalStateException("handler returned no FINAL body (null or no frames)");
             }
             done = new Finished(h, c, generation, client, new WorkerCommand.Final(client, reply), null,
-                    System.nanoTime() - started < LoopHandover.HANDOVER_AFTER_NANOS);
+                    System.nanoTime() - started < LoopHandover.HANDOVER_AFTER_NANOS, false);
         } catch (Exception | Error e) { // an Error too: else no FINAL ever goes and the worker stays busy
-            done = new Finished(h, c, generation, client, null, e, false);
+            done = new Finished(h, c, generation, client, null, e, false, false);
         }
-        // Before the FINAL is posted: a PARTIAL from a thread the handler gave the sink to must not follow it.
-        finished.set(true);
-        return done;
+        // Before the FINAL goes: a PARTIAL from a thread the handler gave the sink to must not follow it.
+        boolean queued = partials.finish();
+        return queued ? done.withPartialsQueued() : done;
+    }
+
+    /**
+     * The PARTIALs of one request. Its count is of sends under way, plus {@link #FINISHED} once the
+     * handler has returned: {@link #finish} waits for sends under way on other threads, so that none
+     * can slip in after the FINAL.
+     */
+    private final class Sink extends java.util.concurrent.atomic.AtomicInteger implements RequestHandler.PartialSink {
+        private static final int FINISHED = 1 << 30;
+        private final Connection conn;
+        private final int generation;
+        private final RoutingId client;
+        /** Whether a PARTIAL went through the loop's queue (posted, not sent on the spot). */
+        private volatile boolean queued;
+
+        Sink(Connection conn, int generation, RoutingId client) {
+            this.conn = conn;
+            this.generation = generation;
+            this.client = client;
+        }
+
+        @Override
+        public void send(Body partial) {
+            if ((incrementAndGet() & FINISHED) != 0) {
+                decrementAndGet();
+                throw new IllegalStateException("the request was answered already");
+            }
+            try {
+                partialRoom.acquire();
+                Outgoing out = new Outgoing(conn, generation, new WorkerCommand.Partial(client, partial));
+                // Inline, and still holding the I/O role: straight to the socket, live.
+                if (handover == null || !handover.tryOnLoop(() -> MdpWorker.this.send(out, ticker.nanoTime()))) {
+                    queued = true;
+                    loop.post(out);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting to send a PARTIAL", e);
+            } finally {
+                decrementAndGet();
+            }
+        }
+
+        /** Marks the handler's return, waits for sends under way; true if any PARTIAL was queued. */
+        boolean finish() {
+            addAndGet(FINISHED);
+            // A send on another thread is under way: a few instructions, or waiting for room.
+            for (int spins = 0; (get() & ~FINISHED) != 0; spins++) {
+                if (spins < 100) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.parkNanos(100_000);
+                }
+            }
+            return queued;
+        }
     }
 
     private void send(Outgoing out, long now) {
@@ -625,9 +681,16 @@ public final class MdpWorker implements AutoCloseable {
     private record Outgoing(Connection conn, int generation, WorkerCommand command) {}
 
     /** A handler's end of one request: its FINAL, or the failure. */
-    /** @param quick whether the handler took less than {@link LoopHandover#HANDOVER_AFTER_NANOS} */
+    /**
+     * @param quick whether the handler took less than {@link LoopHandover#HANDOVER_AFTER_NANOS}
+     * @param partialsQueued whether a PARTIAL of it went through the loop's queue
+     */
     private record Finished(HandlerThread handler, Connection conn, int generation, RoutingId client,
-            WorkerCommand.Final reply, Throwable failure, boolean quick) {}
+            WorkerCommand.Final reply, Throwable failure, boolean quick, boolean partialsQueued) {
+        Finished withPartialsQueued() {
+            return new Finished(handler, conn, generation, client, reply, failure, quick, true);
+        }
+    }
 
     /** Unwinds a thread that lost the I/O role while it ran a handler inline. */
     private static final class HandedOver extends RuntimeException {

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -504,6 +505,42 @@ class MdpWorkerIT {
         send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("bye"));
         assertTrue(closed.await(WAIT_MS, TimeUnit.MILLISECONDS), "close() returns inside the handler");
         assertFrom(expect(), worker, MDPW02, DISCONNECT);
+    }
+
+    @Test
+    void aPartialSentFromAnotherThreadGoesBeforeTheFinalOfAShortHandler() throws Exception {
+        start(builder(), (request, partials) -> {
+            Thread helper = new Thread(() -> partials.send(Body.of(bytes("from a helper"))));
+            helper.start();
+            helper.join(); // its PARTIAL is on its way; the FINAL follows at once
+            return request;
+        });
+        byte[] worker = awaitReady(noOthers()).identity;
+        for (int i = 0; i < 20; i++) {
+            send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("r" + i));
+            assertFrom(expect(), worker, MDPW02, PARTIAL, CLIENT, EMPTY, bytes("from a helper"));
+            assertFrom(expect(), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes("r" + i));
+        }
+    }
+
+    @Test
+    void anErrorReplyFunctionMayCloseTheWorker() throws Exception {
+        AtomicReference<MdpWorker> self = new AtomicReference<>();
+        AtomicLong closeTook = new AtomicLong(-1);
+        self.set(start(builder().errorReply(e -> {
+            long before = System.nanoTime();
+            self.get().close();
+            closeTook.set(System.nanoTime() - before);
+            return Body.of(bytes("sorry"));
+        }), (request, partials) -> {
+            throw new IllegalStateException("no");
+        }));
+        byte[] worker = awaitReady(noOthers()).identity;
+        send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("x"));
+        assertFrom(expect(), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes("sorry"));
+        assertFrom(expect(), worker, MDPW02, DISCONNECT);
+        assertTrue(closeTook.get() >= 0 && closeTook.get() < TimeUnit.SECONDS.toNanos(4),
+                "close() on the I/O thread does not wait for that thread");
     }
 
     /** The next message from {@code worker} that is not a HEARTBEAT. */
