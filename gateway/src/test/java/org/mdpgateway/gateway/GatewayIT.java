@@ -665,7 +665,9 @@ class GatewayIT {
 
     @Test
     void drainDelay_servesAsBefore_whileReadinessIs503_thenRefusesConnections() throws Exception {
-        start(config().withDrainDelay(Duration.ofMillis(1500)).withDrainGrace(Duration.ofSeconds(5)));
+        // Long enough for two requests on new connections on a loaded machine; the wait for the port
+        // to close below does not depend on it.
+        start(config().withDrainDelay(Duration.ofSeconds(8)).withDrainGrace(Duration.ofSeconds(5)));
         worker("echo", (request, partials) -> request);
         Gate gate = new Gate();
         worker("gated", gate);
@@ -683,6 +685,8 @@ class GatewayIT {
                 "during the delay");
         assertEquals(200, echo.statusCode(), echo.body());
         assertEquals("during the delay", echo.body());
+        assertFalse(echo.headers().firstValue("Connection").orElse("").equalsIgnoreCase("close"),
+                "served as before, its connection kept: " + echo.headers().map());
         assertTrue(closer.isAlive());
         // Then the port closes while the request in flight still runs.
         assertTrue(Await.until(() -> !accepts(port), WAIT), "the port never stopped accepting");
@@ -692,6 +696,59 @@ class GatewayIT {
         inFlight.checkBody();
         closer.join(10_000);
         assertFalse(closer.isAlive());
+    }
+
+    @Test
+    void close_waitsForAPostStillUploadingItsBody_thatBeganBeforeTheGatewayRefused() throws Exception {
+        start(config().withDrainGrace(Duration.ofSeconds(10)));
+        worker("echo", (request, partials) -> request);
+        String body = "an upload that is slow";
+        Socket upload = new Socket("127.0.0.1", gateway.httpPort());
+        upload.setSoTimeout((int) WAIT.toMillis());
+        OutputStream out = upload.getOutputStream();
+        out.write(("POST /services/echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n"
+                + body.substring(0, 10)).getBytes(UTF_8));
+        out.flush();
+        assertTrue(Await.until(() -> gateway.openPosts() == 1, WAIT), "the handler never began reading the body");
+        Thread closer = new Thread(gateway::close);
+        closer.start();
+        assertTrue(Await.until(() -> !accepts(gateway.httpPort()), WAIT), "the port still accepts connections");
+        // The gateway refuses now, but this request was let in before: the grace covers its upload.
+        out.write(body.substring(10).getBytes(UTF_8));
+        out.flush();
+        OpenApiContract.Stream response = CONTRACT.checkRawResponse("POST", "/services/echo",
+                Map.of("Content-Length", List.of(String.valueOf(body.length()))), body, upload.getInputStream());
+        assertEquals(200, response.status());
+        assertEquals(body, new String(response.body().readAllBytes(), UTF_8));
+        response.checkBody();
+        closer.join(15_000);
+        assertFalse(closer.isAlive());
+        upload.close();
+    }
+
+    @Test
+    void anInterruptDuringTheDrainDelay_doesNotCutTheGraceShort_andIsKeptForTheCloser() throws Exception {
+        start(config().withDrainDelay(Duration.ofSeconds(1)).withDrainGrace(Duration.ofSeconds(10)));
+        Gate gate = new Gate();
+        worker("gated", gate);
+        OpenApiContract.Stream inFlight = postStreaming("/services/gated", "go", "application/x-ndjson");
+        BufferedReader lines = new BufferedReader(new InputStreamReader(inFlight.body(), UTF_8));
+        assertEquals("partial", json(lines.readLine()).get("type").asText());
+        java.util.concurrent.atomic.AtomicBoolean interruptedAfter = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread closer = new Thread(() -> {
+            gateway.close();
+            interruptedAfter.set(Thread.currentThread().isInterrupted());
+        });
+        closer.start();
+        assertTrue(Await.until(gateway::isDraining, WAIT));
+        closer.interrupt();
+        assertTrue(Await.until(() -> !accepts(gateway.httpPort()), WAIT), "the port never stopped accepting");
+        gate.release.countDown();
+        assertEquals("final", json(lines.readLine()).get("type").asText(), "the request in flight had its grace");
+        inFlight.checkBody();
+        closer.join(15_000);
+        assertFalse(closer.isAlive());
+        assertTrue(interruptedAfter.get(), "the interrupt is set again when close returns");
     }
 
     /** Sends {@code request} with a client of its own, so on a connection of its own; checked against the document. */
