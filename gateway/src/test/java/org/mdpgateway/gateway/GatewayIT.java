@@ -751,6 +751,43 @@ class GatewayIT {
         assertTrue(interruptedAfter.get(), "the interrupt is set again when close returns");
     }
 
+    @Test
+    void aNewDashboardStream_getsTheLastSnapshot_ratherThanMakingTheBrokerTakeOneMore() throws Exception {
+        start();
+        HttpRequest events = HttpRequest.newBuilder(uri("/dashboard/events")).header("Accept", "text/event-stream")
+                .GET().build();
+        // One stream stays open, so the dashboard keeps sampling once a period.
+        HttpResponse<InputStream> open = http.send(events, HttpResponse.BodyHandlers.ofInputStream());
+        closeables.add(() -> open.body().close());
+        BufferedReader openLines = new BufferedReader(new InputStreamReader(open.body(), UTF_8));
+        long firstSeq = nextSnapshotSeq(openLines);
+        long began = System.nanoTime();
+        long lastSeq = firstSeq;
+        int streams = 20;
+        for (int i = 0; i < streams; i++) {
+            HttpResponse<InputStream> response = http.send(events, HttpResponse.BodyHandlers.ofInputStream());
+            try (BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8))) {
+                assertEquals(200, response.statusCode());
+                lastSeq = nextSnapshotSeq(lines);
+            }
+        }
+        long periods = (System.nanoTime() - began) / Dashboard.PERIOD.toNanos();
+        // Each snapshot has its own seq; the streams opened add none of their own, only the periods
+        // that passed meanwhile do (a period's own, and one on its way at the start).
+        assertTrue(lastSeq - firstSeq <= periods + 2, "seq went from " + firstSeq + " to " + lastSeq + " in "
+                + periods + " periods, for " + streams + " new streams");
+    }
+
+    /** The seq of the next snapshot event on a dashboard stream. */
+    private static long nextSnapshotSeq(BufferedReader lines) throws IOException {
+        for (String line; (line = lines.readLine()) != null; ) {
+            if (line.startsWith("data: ")) {
+                return json(line.substring(6)).get("seq").asLong();
+            }
+        }
+        throw new AssertionError("the stream ended before a snapshot");
+    }
+
     /** Sends {@code request} with a client of its own, so on a connection of its own; checked against the document. */
     private static HttpResponse<String> onANewConnection(HttpRequest request, String body) throws Exception {
         HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
