@@ -19,6 +19,7 @@ import java.util.Iterator;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import org.mdpgateway.broker.RequestFailure.Reason;
 import org.mdpgateway.mdp.MdpProtocol.MmiStatus;
@@ -63,6 +64,11 @@ final class BrokerCore {
     /** How many services without workers keep their counters; see {@link #dropIfUnused}. */
     static final int RETAINED_SERVICES = 10_000;
     /**
+     * How long a service with nothing but failures (no worker ever, nothing waiting) stays in the
+     * stats after its newest failure, so that the commonest one, no worker for it, can be seen.
+     */
+    static final long FAILURES_SHOWN_NANOS = 60_000_000_000L;
+    /**
      * How many peers' dialects are remembered at most; past it, new clients are still served but
      * their dialect is not held against them (workers are always remembered).
      */
@@ -85,8 +91,14 @@ final class BrokerCore {
     /** How long a peer that is not a worker keeps its dialect after its last message. */
     private final long peerMemoryNanos;
 
-    /** Every service that has workers, waiting requests or requests in flight, by name. */
+    /** Every service that has workers, waiting requests or requests in flight, or failed lately, by name. */
     private final Map<String, Service> services = new HashMap<>();
+    /**
+     * The services of {@link #services} that are kept only for their recent failures; each goes once
+     * its newest failure is {@link #FAILURES_SHOWN_NANOS} old. A subset of {@code services}, so
+     * bounded as it is.
+     */
+    private final Set<Service> keptForFailures = new LinkedHashSet<>();
     /** Every registered worker, by its routing id. */
     private final Map<RoutingId, Worker> workers = new HashMap<>();
     /** The dialect of every peer heard from lately, and its worker if it is one, by routing id. */
@@ -230,7 +242,7 @@ final class BrokerCore {
             removeWorker(worker, "it sent DISCONNECT", false, now);
         } else if (command instanceof WorkerCommand.Partial partial) {
             if (isReplyToCurrentRequest(worker, partial, now)) {
-                forwardPartial(worker, partial.body());
+                forwardPartial(worker, partial.body(), now);
             }
         } else if (command instanceof WorkerCommand.Final fin) {
             if (isReplyToCurrentRequest(worker, fin, now)) {
@@ -339,7 +351,7 @@ final class BrokerCore {
                 leftQueue(request);
             }
             end(request);
-            dropIfUnused(service);
+            dropIfUnused(service, now);
         }
         // An active request stays with its worker until the FINAL, which is then dropped.
         log.debug("request {} to '{}' cancelled", request.id, request.service);
@@ -359,7 +371,7 @@ final class BrokerCore {
             service.noteFailure(Reason.REFUSED, full, now);
             refusals.record(now, full);
             endWithFailure(request, Reason.REFUSED, full);
-            dropIfUnused(service);
+            dropIfUnused(service, now);
             return;
         }
         request.state = RequestState.QUEUED;
@@ -429,13 +441,14 @@ final class BrokerCore {
         send(worker, new WorkerCommand.Request(request.clientAddress, request.body), now);
     }
 
-    private void forwardPartial(Worker worker, Body body) {
+    private void forwardPartial(Worker worker, Body body, long now) {
         Request request = worker.request;
         request.partialsForwarded = true;
         if (!request.isAbandoned()) {
             request.partial(body);
             if (request.isAbandoned()) {
                 worker.service.failed++; // its collected reply grew past the limit
+                worker.service.noteFailure(Reason.REPLY_TOO_LARGE, replyTooLarge(), now);
             }
         }
     }
@@ -450,7 +463,7 @@ final class BrokerCore {
             endWithReply(request, body);
             if (request.isAbandoned()) {
                 service.failed++; // the collected reply grew past the limit with this FINAL
-                service.noteFailure(Reason.WORKER_LOST, "the reply grew past the most collected for an MDP/0.1 client", now);
+                service.noteFailure(Reason.REPLY_TOO_LARGE, replyTooLarge(), now);
             } else {
                 service.served++;
                 worker.served++;
@@ -461,6 +474,11 @@ final class BrokerCore {
         }
         service.idle.add(worker);
         dispatch(service, now);
+    }
+
+    private String replyTooLarge() {
+        return "the reply grew past the " + config.maxCollectedReplyBytes()
+                + " bytes the broker collects for an MDP/0.1 client";
     }
 
     /**
@@ -488,7 +506,7 @@ final class BrokerCore {
             service.inFlight--;
             recover(service, request, now);
         }
-        dropIfUnused(service);
+        dropIfUnused(service, now);
     }
 
     private void recover(Service service, Request request, long now) {
@@ -544,6 +562,7 @@ final class BrokerCore {
         if (now - nextHeartbeatAt >= 0) {
             heartbeatAndExpireWorkers(now);
             forgetQuietPeers(now);
+            forgetOldFailures(now);
             nextHeartbeatAt = now + heartbeatNanos;
         }
         expireDeadlines(now);
@@ -613,7 +632,7 @@ final class BrokerCore {
                     service.noteFailure(Reason.EXPIRED, detail, now);
                 }
                 endWithFailure(request, Reason.EXPIRED, detail);
-                dropIfUnused(service);
+                dropIfUnused(service, now);
             } else if (request.state == RequestState.ACTIVE) {
                 // The worker keeps it until its FINAL, which is then dropped.
                 request.cancelled = true;
@@ -665,7 +684,7 @@ final class BrokerCore {
             }
         }
         if (emptied != null) {
-            emptied.forEach(this::dropIfUnused);
+            emptied.forEach(service -> dropIfUnused(service, now));
         }
     }
 
@@ -816,13 +835,38 @@ final class BrokerCore {
      * Forgets a service once nothing of it waits or runs, if it never had a worker (so requests for
      * made-up names leave nothing behind) or if more than {@link #RETAINED_SERVICES} services are
      * known (so workers registering made-up names cannot grow memory without bound either). Other
-     * services keep their counters.
+     * services keep their counters. One that never had a worker but failed lately stays, within the
+     * same bound, until its newest failure is {@link #FAILURES_SHOWN_NANOS} old
+     * ({@link #forgetOldFailures}).
      */
-    private void dropIfUnused(Service service) {
-        if (service != null && service.isUnused()
-                && (!service.hadWorkers || services.size() > RETAINED_SERVICES)) {
-            services.remove(service.name);
+    private void dropIfUnused(Service service, long now) {
+        if (service == null || !service.isUnused()) {
+            return;
         }
+        boolean withinBound = services.size() <= RETAINED_SERVICES;
+        if (withinBound && service.hadWorkers) {
+            return;
+        }
+        if (withinBound && service.failedSince(now - FAILURES_SHOWN_NANOS)) {
+            keptForFailures.add(service);
+            return;
+        }
+        services.remove(service.name, service);
+        keptForFailures.remove(service);
+    }
+
+    /** Drops the services kept for their failures once those are old; a service in use again leaves the set. */
+    private void forgetOldFailures(long now) {
+        keptForFailures.removeIf(service -> {
+            if (!service.isUnused()) {
+                return true; // dropIfUnused looks at it again once it is unused
+            }
+            if (service.failedSince(now - FAILURES_SHOWN_NANOS)) {
+                return false;
+            }
+            services.remove(service.name, service);
+            return true;
+        });
     }
 
     // ---- state ---------------------------------------------------------------------------------
@@ -868,6 +912,12 @@ final class BrokerCore {
             failureReasons[slot] = reason;
             failureDetails[slot] = detail;
             failureTimes[slot] = now;
+        }
+
+        /** Whether its newest failure happened at {@code since} or later. */
+        boolean failedSince(long since) {
+            return failuresNoted > 0
+                    && failureTimes[(int) ((failuresNoted - 1) % ServiceStats.RECENT_FAILURES)] - since >= 0;
         }
 
         List<ServiceStats.RecentFailure> recentFailures(long now) {

@@ -15,6 +15,11 @@ public record RequestFailure(Reason reason, String detail) {
          * request had already been resent as often as allowed.
          */
         WORKER_LOST,
+        /**
+         * The reply grew past the most the broker collects for a client that takes one whole reply
+         * (MDP/0.1); an in-process request never fails so.
+         */
+        REPLY_TOO_LARGE,
         /** The broker stopped. */
         BROKER_STOPPED
     }

@@ -343,15 +343,41 @@ class BrokerCoreTest {
     }
 
     @Test
-    void totalQueueBound_coversMadeUpServiceNames() {
+    void totalQueueBound_coversMadeUpServiceNames_whoseFailuresShowForAMinute() {
         for (int i = 0; i < 5; i++) {
             request(C1, "made-up-" + i, "x");
         }
         Recorder refused = new Recorder();
         core.submit("made-up-5", Body.ofStrings("x"), Long.MAX_VALUE, refused, now);
         assertEquals(List.of("failure:REFUSED"), refused.events);
+        assertEquals(List.of(Reason.REFUSED), reasons(stats("made-up-5")));
         advance(1000);
-        assertEquals(List.of(), core.stats(), "expired requests for unknown services leave nothing behind");
+        assertEquals(6, core.stats().size(), "a service with no worker shows why its requests failed");
+        assertEquals(List.of(Reason.EXPIRED), reasons(stats("made-up-0")), "no worker took it");
+        advance(59_000);
+        assertEquals(List.of(Reason.EXPIRED), reasons(stats("made-up-4")), "a minute after its failure");
+        advance(1001);
+        assertEquals(List.of(), core.stats(), "then expired requests for unknown services leave nothing behind");
+    }
+
+    @Test
+    void aServiceKeptForItsFailures_thatIsUsedAgain_isKeptForItsNewestFailure() {
+        core.submit("ghost", Body.ofStrings("x"), now + 10 * MS, new Recorder(), now);
+        advance(10);
+        advance(50_000);
+        Recorder again = new Recorder();
+        core.submit("ghost", Body.ofStrings("y"), now + 10 * MS, again, now);
+        advance(10);
+        assertEquals(List.of("failure:EXPIRED"), again.events);
+        advance(20_000);
+        assertEquals(List.of(Reason.EXPIRED, Reason.EXPIRED), reasons(stats("ghost")),
+                "70 s after the first failure, 20 s after the newest");
+        advance(40_001);
+        assertEquals(List.of(), core.stats());
+    }
+
+    private static List<Reason> reasons(ServiceStats stats) {
+        return stats.recentFailures().stream().map(ServiceStats.RecentFailure::reason).toList();
     }
 
     @Test

@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.US_ASCII;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.mdpgateway.mdp.MdpCodec;
 import org.mdpgateway.mdp.RoutingId;
@@ -248,10 +249,27 @@ class BrokerDialectsTest {
         ServiceStats stats = core.stats().get(0);
         assertEquals(1, stats.failed());
         assertEquals(0, stats.served());
+        assertEquals(1, stats.recentFailures().size(), "the failure is in the ring: " + stats.recentFailures());
+        assertEquals(RequestFailure.Reason.REPLY_TOO_LARGE, stats.recentFailures().get(0).reason());
+        assertTrue(stats.recentFailures().get(0).detail().contains("10 bytes"), stats.recentFailures().get(0).detail());
         request(Dialect.MDP_01, CLIENT, "big", "small");
         expectRequest(Dialect.MDP_02, WORKER, CLIENT, "small");
         finalReply(Dialect.MDP_02, WORKER, CLIENT, "ok");
         expectFinal(Dialect.MDP_01, CLIENT, "big", "ok");
+    }
+
+    @Test
+    void mdp01Client_whoseReplyPassesTheLimitWithItsFinal_isNotedAsTooLarge_notAsAWorkerLost() {
+        ready(Dialect.MDP_02, WORKER, "big");
+        request(Dialect.MDP_01, CLIENT, "big", "go");
+        expectRequest(Dialect.MDP_02, WORKER, CLIENT, "go");
+        receive(WORKER, "MDPW02", b(3), CLIENT, "", "123456");
+        receive(WORKER, "MDPW02", b(4), CLIENT, "", "789012"); // the FINAL makes it 12 bytes, limit 10
+        assertEquals(List.of(), new ArrayList<>(sent), "the client gets nothing");
+        ServiceStats stats = core.stats().get(0);
+        assertEquals(1, stats.failed());
+        assertEquals(List.of(RequestFailure.Reason.REPLY_TOO_LARGE),
+                stats.recentFailures().stream().map(ServiceStats.RecentFailure::reason).toList());
     }
 
     @Test

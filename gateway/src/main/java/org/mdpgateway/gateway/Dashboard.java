@@ -42,8 +42,11 @@ import org.slf4j.LoggerFactory;
  * difference between now and about a minute ago. So the request path pays nothing for the
  * dashboard but the broker's bucket increment it pays anyway.
  *
- * <p>Threads: the history ({@link #history}, {@link #latencyWindow}, {@link #seq}) belongs to the
- * single {@code mdp-gateway-dashboard} thread. Subscribers are added and removed from HTTP and
+ * <p>A page that opens between two periods is sent the last snapshot at once (in its scope); only
+ * the first page, finding none, makes the dashboard ask for one early.
+ *
+ * <p>Threads: the history ({@link #history}, {@link #latencyWindow}, {@link #seq}, the last
+ * snapshot) belongs to the single {@code mdp-gateway-dashboard} thread. Subscribers are added and removed from HTTP and
  * writer threads (a concurrent set); each subscriber's bytes are written on a writer thread, one
  * write at a time: a page that has not taken the last snapshot yet skips the next, so a slow page
  * never holds up the others or grows a queue.
@@ -75,6 +78,12 @@ final class Dashboard implements AutoCloseable {
     /** Broker snapshots of the last minute, oldest first, for rates and latency windows. Dashboard thread only. */
     private final ArrayDeque<Sample> latencyWindow = new ArrayDeque<>();
     private long seq;
+    /** The last snapshot published, for a page that opens between two: its head, stats and nodes. Dashboard thread only. */
+    private String lastHead;
+    private List<ServiceStats> lastStats;
+    private Map<String, byte[]> lastNodes;
+    /** True while the first snapshot, asked for by a page that found none, is on its way. Dashboard thread only. */
+    private boolean firstAsked;
     private volatile boolean closed;
 
     Dashboard(RequestBroker broker, ObjectMapper mapper, ExecutorService writers, HttpAuth auth, Duration heartbeat) {
@@ -128,7 +137,15 @@ final class Dashboard implements AutoCloseable {
                 return subscriber.done;
             }
             subscribers.add(subscriber);
-            thread.execute(this::tick); // a new page need not wait for the next period
+            if (closed) {
+                subscriber.end(); // close() may have ended the others before this one was added
+                return subscriber.done;
+            }
+            try {
+                thread.execute(() -> welcome(subscriber)); // a new page need not wait for the next period
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                subscriber.end(); // the dashboard closed meanwhile
+            }
             return subscriber.done;
         });
     }
@@ -140,6 +157,8 @@ final class Dashboard implements AutoCloseable {
         final CompletableFuture<Void> done = new CompletableFuture<>();
         /** True while a write of ours is on a writer thread. */
         final AtomicBoolean writing = new AtomicBoolean();
+        /** True once a snapshot was handed to it. Dashboard thread only. */
+        boolean snapshotSent;
 
         Subscriber(Context ctx, ServiceScope scope) {
             this.ctx = ctx;
@@ -177,11 +196,34 @@ final class Dashboard implements AutoCloseable {
 
     // ---- the dashboard thread ------------------------------------------------------------------
 
+    /**
+     * Gives a new page the last snapshot, in its scope, rather than asking the broker for one: a
+     * sample between two periods would skew the rates and shorten the latency window, and reconnecting
+     * pages could make the broker walk its workers as often as they like. Only with no snapshot yet is
+     * one asked for.
+     */
+    private void welcome(Subscriber subscriber) {
+        if (subscriber.snapshotSent) {
+            return; // a period's snapshot reached it first
+        }
+        if (lastStats != null) {
+            subscriber.snapshotSent = true;
+            subscriber.write(event(lastHead, lastStats, lastNodes, subscriber.scope));
+        } else if (!firstAsked) {
+            firstAsked = true;
+            tick();
+        }
+    }
+
     private void tick() {
         if (subscribers.isEmpty()) {
-            if (!history.isEmpty()) {
+            if (!history.isEmpty() || lastStats != null) {
                 history.clear(); // nobody looks: a page opened later starts a fresh minute
                 latencyWindow.clear();
+                lastHead = null;
+                lastStats = null;
+                lastNodes = null;
+                firstAsked = false;
             }
             return;
         }
@@ -213,8 +255,13 @@ final class Dashboard implements AutoCloseable {
         history.keySet().retainAll(nodes.keySet());
         String head = "event: snapshot\nid: " + seq + "\ndata: {\"seq\":" + seq + ",\"time\":\""
                 + Instant.now() + "\",\"heartbeatMs\":" + heartbeatMillis + ",\"services\":[";
+        lastHead = head;
+        lastStats = stats;
+        lastNodes = nodes;
+        firstAsked = false;
         byte[] all = null;
         for (Subscriber subscriber : subscribers) {
+            subscriber.snapshotSent = true;
             boolean everything = subscriber.scope == ServiceScope.EVERYTHING;
             if (everything && all != null) {
                 subscriber.write(all);

@@ -207,6 +207,11 @@ public final class Gateway implements AutoCloseable {
         return endpoints.get(0);
     }
 
+    /** POST requests begun and not yet ended; see {@link HttpApi#openPosts}. */
+    int openPosts() {
+        return api.openPosts();
+    }
+
     @Override
     public void close() {
         if (closed) {
@@ -214,20 +219,23 @@ public final class Gateway implements AutoCloseable {
         }
         closed = true;
         draining = true;
+        // An interrupt does not cut the drain short (the requests in flight are what it is for); it
+        // is kept for whoever called close, and set again at the end.
+        boolean interrupted = false;
         long delay = config.drainDelay().toMillis();
         if (delay > 0) {
             log.info("gateway stopping: readiness is 503, serving as before for {} ms, then refusing connections",
                     delay);
-            pause(config.drainDelay());
+            interrupted |= pause(config.drainDelay());
         }
         refusing = true;
         stopAccepting();
-        log.info("gateway draining: {} requests in flight, up to {} ms to finish", api.openReplies().size(),
+        log.info("gateway draining: {} requests in flight, up to {} ms to finish", api.openPosts(),
                 config.drainGrace().toMillis());
-        awaitNoOpenReplies(config.drainGrace());
+        interrupted |= awaitNoOpenRequests(config.drainGrace());
         api.openReplies().forEach(ReplyStream::shutdown);
         // Let the writers send those error events before the server stops taking writes.
-        awaitNoOpenReplies(Duration.ofSeconds(1));
+        interrupted |= awaitNoOpenRequests(Duration.ofSeconds(1));
         api.dashboard().close(); // its streams never end by themselves; the page reconnects to the next gateway
         try {
             app.stop();
@@ -248,6 +256,9 @@ public final class Gateway implements AutoCloseable {
         writers.shutdown();
         metrics.close();
         log.info("gateway stopped");
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static java.util.concurrent.ThreadFactory daemonThreads(String name) {
@@ -296,25 +307,29 @@ public final class Gateway implements AutoCloseable {
                 && http.getParser().isStart() && http.isRequestBufferEmpty();
     }
 
-    /** Sleeps for {@code time}; an interrupt ends the pause early and stays set. */
-    private static void pause(Duration time) {
-        try {
-            Thread.sleep(time.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    /** Sleeps for all of {@code time}, interrupted or not; returns whether it was interrupted (the flag is then clear). */
+    private static boolean pause(Duration time) {
+        return sleepUntil(System.nanoTime() + time.toNanos(), () -> false);
     }
 
-    /** Waits up to {@code limit} for every open reply to end. */
-    private void awaitNoOpenReplies(Duration limit) {
-        long deadline = System.nanoTime() + limit.toNanos();
-        while (!api.openReplies().isEmpty() && System.nanoTime() - deadline < 0) {
+    /**
+     * Waits up to {@code limit} for every POST request to end, those still reading their body and
+     * those whose reply is open; an interrupt does not end the wait. Returns whether it was interrupted.
+     */
+    private boolean awaitNoOpenRequests(Duration limit) {
+        return sleepUntil(System.nanoTime() + limit.toNanos(), () -> api.openPosts() == 0);
+    }
+
+    private static boolean sleepUntil(long deadline, java.util.function.BooleanSupplier done) {
+        boolean interrupted = false;
+        long left;
+        while (!done.getAsBoolean() && (left = deadline - System.nanoTime()) > 0) {
             try {
-                Thread.sleep(10);
+                Thread.sleep(Math.max(1, Math.min(10, left / 1_000_000)));
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+                interrupted = true;
             }
         }
+        return interrupted;
     }
 }

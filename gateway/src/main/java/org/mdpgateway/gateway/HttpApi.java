@@ -19,6 +19,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.mdpgateway.broker.ReplyHandler;
 import org.mdpgateway.broker.RequestBroker;
@@ -50,6 +51,11 @@ final class HttpApi {
     private final BooleanSupplier refusing;
     private final HttpAuth auth;
     private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
+    /**
+     * POST requests from the moment their handler starts (before the drain check, so one still
+     * uploading its body is counted) until their reply ends or the handler throws.
+     */
+    private final AtomicInteger openPosts = new AtomicInteger();
     private final Dashboard dashboard;
 
     HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
@@ -126,6 +132,11 @@ final class HttpApi {
         return openReplies;
     }
 
+    /** POST requests begun and not yet ended, those still reading their body too: what a drain waits for. */
+    int openPosts() {
+        return openPosts.get();
+    }
+
     // ---- request ids -----------------------------------------------------------------------------
 
     private void assignRequestId(Context ctx) {
@@ -167,7 +178,19 @@ final class HttpApi {
     // ---- POST /services/{name} -------------------------------------------------------------------
 
     private void postService(Context ctx) {
-        String requestId = requestId(ctx);
+        openPosts.incrementAndGet();
+        boolean handedOver = false;
+        try {
+            handedOver = postService(ctx, requestId(ctx));
+        } finally {
+            if (!handedOver) {
+                openPosts.decrementAndGet();
+            }
+        }
+    }
+
+    /** True once the reply owns the request, and ending it ends the count of {@link #openPosts}. */
+    private boolean postService(Context ctx, String requestId) {
         String service = serviceName(ctx);
         auth.authorize(ctx, service);
         if (refusing.getAsBoolean()) {
@@ -187,6 +210,7 @@ final class HttpApi {
         reply.done.whenComplete((ok, failure) -> {
             openReplies.remove(reply);
             metrics.ended(format);
+            openPosts.decrementAndGet();
         });
         ctx.future(() -> {
             // Submitted only now that the request is asynchronous, so the writer may use the response.
@@ -194,6 +218,7 @@ final class HttpApi {
             reply.attach(broker.submit(service, body, timeout, reply));
             return reply.done;
         });
+        return true;
     }
 
     private String serviceName(Context ctx) {

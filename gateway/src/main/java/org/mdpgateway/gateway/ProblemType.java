@@ -55,6 +55,8 @@ enum ProblemType {
             case EXPIRED -> NO_WORKER;
             case DEADLINE -> DEADLINE;
             case WORKER_LOST -> WORKER_LOST;
+            // Only a network client's collected reply fails so; were one to reach here, the upstream failed.
+            case REPLY_TOO_LARGE -> WORKER_LOST;
             case BROKER_STOPPED -> SHUTTING_DOWN;
         };
     }

@@ -665,7 +665,9 @@ class GatewayIT {
 
     @Test
     void drainDelay_servesAsBefore_whileReadinessIs503_thenRefusesConnections() throws Exception {
-        start(config().withDrainDelay(Duration.ofMillis(1500)).withDrainGrace(Duration.ofSeconds(5)));
+        // Long enough for two requests on new connections on a loaded machine; the wait for the port
+        // to close below does not depend on it.
+        start(config().withDrainDelay(Duration.ofSeconds(8)).withDrainGrace(Duration.ofSeconds(5)));
         worker("echo", (request, partials) -> request);
         Gate gate = new Gate();
         worker("gated", gate);
@@ -683,6 +685,8 @@ class GatewayIT {
                 "during the delay");
         assertEquals(200, echo.statusCode(), echo.body());
         assertEquals("during the delay", echo.body());
+        assertFalse(echo.headers().firstValue("Connection").orElse("").equalsIgnoreCase("close"),
+                "served as before, its connection kept: " + echo.headers().map());
         assertTrue(closer.isAlive());
         // Then the port closes while the request in flight still runs.
         assertTrue(Await.until(() -> !accepts(port), WAIT), "the port never stopped accepting");
@@ -692,6 +696,108 @@ class GatewayIT {
         inFlight.checkBody();
         closer.join(10_000);
         assertFalse(closer.isAlive());
+    }
+
+    @Test
+    void close_countsAPostStillUploadingItsBody_thatBeganBeforeTheGatewayRefused() throws Exception {
+        start(config().withDrainGrace(Duration.ofSeconds(2)));
+        Gate gate = new Gate();
+        worker("gated", gate);
+        String body = "an upload that is slow";
+        try (Socket upload = new Socket("127.0.0.1", gateway.httpPort())) {
+            upload.setSoTimeout((int) WAIT.toMillis());
+            OutputStream out = upload.getOutputStream();
+            out.write(("POST /services/gated HTTP/1.1\r\nHost: x\r\nAccept: application/x-ndjson\r\nContent-Length: "
+                    + body.length() + "\r\n\r\n" + body.substring(0, 10)).getBytes(UTF_8));
+            out.flush();
+            assertTrue(Await.until(() -> gateway.openPosts() == 1, WAIT), "the handler never began reading the body");
+            Thread closer = new Thread(gateway::close);
+            closer.start();
+            assertTrue(Await.until(() -> !accepts(gateway.httpPort()), WAIT), "the port still accepts connections");
+            // The gateway refuses now, but this request was let in before: it is one of those the
+            // grace is for, and like them its stream ends with an error event when the grace is over
+            // (not cut by the server's stop, as one that close() did not count was).
+            out.write(body.substring(10).getBytes(UTF_8));
+            out.flush();
+            OpenApiContract.Stream response = CONTRACT.checkRawResponse("POST", "/services/gated",
+                    Map.of("Accept", List.of("application/x-ndjson"),
+                            "Content-Length", List.of(String.valueOf(body.length()))),
+                    body, upload.getInputStream());
+            assertEquals(200, response.status());
+            BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8));
+            assertEquals("partial", json(lines.readLine()).get("type").asText());
+            String last = lines.readLine();
+            assertNotNull(last, "the stream was cut without its error event");
+            JsonNode error = json(last);
+            assertEquals("error", error.get("type").asText(), last);
+            assertEquals("urn:mdp-gateway:problem:shutting-down", error.get("problem").get("type").asText());
+            closer.join(15_000);
+            assertFalse(closer.isAlive());
+        } finally {
+            gate.release.countDown();
+        }
+    }
+
+    @Test
+    void anInterruptDuringTheDrainDelay_doesNotCutTheGraceShort_andIsKeptForTheCloser() throws Exception {
+        start(config().withDrainDelay(Duration.ofSeconds(1)).withDrainGrace(Duration.ofSeconds(10)));
+        Gate gate = new Gate();
+        worker("gated", gate);
+        OpenApiContract.Stream inFlight = postStreaming("/services/gated", "go", "application/x-ndjson");
+        BufferedReader lines = new BufferedReader(new InputStreamReader(inFlight.body(), UTF_8));
+        assertEquals("partial", json(lines.readLine()).get("type").asText());
+        java.util.concurrent.atomic.AtomicBoolean interruptedAfter = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread closer = new Thread(() -> {
+            gateway.close();
+            interruptedAfter.set(Thread.currentThread().isInterrupted());
+        });
+        closer.start();
+        assertTrue(Await.until(gateway::isDraining, WAIT));
+        closer.interrupt();
+        assertTrue(Await.until(() -> !accepts(gateway.httpPort()), WAIT), "the port never stopped accepting");
+        gate.release.countDown();
+        assertEquals("final", json(lines.readLine()).get("type").asText(), "the request in flight had its grace");
+        inFlight.checkBody();
+        closer.join(15_000);
+        assertFalse(closer.isAlive());
+        assertTrue(interruptedAfter.get(), "the interrupt is set again when close returns");
+    }
+
+    @Test
+    void aNewDashboardStream_getsTheLastSnapshot_ratherThanMakingTheBrokerTakeOneMore() throws Exception {
+        start();
+        HttpRequest events = HttpRequest.newBuilder(uri("/dashboard/events")).header("Accept", "text/event-stream")
+                .GET().build();
+        // One stream stays open, so the dashboard keeps sampling once a period.
+        HttpResponse<InputStream> open = http.send(events, HttpResponse.BodyHandlers.ofInputStream());
+        closeables.add(() -> open.body().close());
+        BufferedReader openLines = new BufferedReader(new InputStreamReader(open.body(), UTF_8));
+        long firstSeq = nextSnapshotSeq(openLines);
+        long began = System.nanoTime();
+        long lastSeq = firstSeq;
+        int streams = 20;
+        for (int i = 0; i < streams; i++) {
+            HttpResponse<InputStream> response = http.send(events, HttpResponse.BodyHandlers.ofInputStream());
+            try (BufferedReader lines = new BufferedReader(new InputStreamReader(response.body(), UTF_8))) {
+                assertEquals(200, response.statusCode());
+                lastSeq = nextSnapshotSeq(lines);
+            }
+        }
+        long periods = (System.nanoTime() - began) / Dashboard.PERIOD.toNanos();
+        // Each snapshot has its own seq; the streams opened add none of their own, only the periods
+        // that passed meanwhile do (a period's own, and one on its way at the start).
+        assertTrue(lastSeq - firstSeq <= periods + 2, "seq went from " + firstSeq + " to " + lastSeq + " in "
+                + periods + " periods, for " + streams + " new streams");
+    }
+
+    /** The seq of the next snapshot event on a dashboard stream. */
+    private static long nextSnapshotSeq(BufferedReader lines) throws IOException {
+        for (String line; (line = lines.readLine()) != null; ) {
+            if (line.startsWith("data: ")) {
+                return json(line.substring(6)).get("seq").asLong();
+            }
+        }
+        throw new AssertionError("the stream ended before a snapshot");
     }
 
     /** Sends {@code request} with a client of its own, so on a connection of its own; checked against the document. */

@@ -47,6 +47,7 @@ class ProblemTypeTest {
         expected.put(RequestFailure.Reason.EXPIRED, ProblemType.NO_WORKER);
         expected.put(RequestFailure.Reason.DEADLINE, ProblemType.DEADLINE);
         expected.put(RequestFailure.Reason.WORKER_LOST, ProblemType.WORKER_LOST);
+        expected.put(RequestFailure.Reason.REPLY_TOO_LARGE, ProblemType.WORKER_LOST);
         expected.put(RequestFailure.Reason.BROKER_STOPPED, ProblemType.SHUTTING_DOWN);
         assertEquals(Set.of(RequestFailure.Reason.values()), expected.keySet());
         expected.forEach((reason, type) -> assertEquals(type, ProblemType.of(reason), reason.name()));

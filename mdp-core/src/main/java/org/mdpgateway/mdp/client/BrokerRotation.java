@@ -27,9 +27,14 @@ final class BrokerRotation {
         this.endpoints = this.configured;
     }
 
-    /** The brokers from now on; none (every name resolved to nothing) means the configured endpoints. */
+    /**
+     * The brokers from now on; none (every name resolved to nothing) means the configured endpoints.
+     * They are kept sorted: a DNS server that hands the same addresses out in another order each time
+     * (round-robin DNS) would otherwise move brokers between places, and a resend, going to the next
+     * place, could land on the broker its request has just timed out on.
+     */
     void set(Collection<String> brokers) {
-        endpoints = brokers.isEmpty() ? configured : List.copyOf(brokers);
+        endpoints = brokers.isEmpty() ? configured : brokers.stream().sorted().toList();
     }
 
     /** Where a new request starts: pass it to {@link #endpoint}. */

@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.regex.Pattern;
 import org.mdpgateway.mdp.HostResolver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -22,14 +23,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns configured broker endpoints into the brokers they stand for: the host of each
  * {@code tcp://host:port} becomes every IPv4 address it resolves to (a Kubernetes headless Service
- * gives one per broker pod); any other endpoint stands for itself. Shared by the client and the
- * worker.
+ * gives one per broker pod); any other endpoint, an IP literal of either family among them
+ * ({@code tcp://10.0.0.1:5555}, {@code tcp://[::1]:5555}), stands for itself. Shared by the client
+ * and the worker.
  *
  * <p>Threads: {@link #resolveAll()} belongs to one thread at a time, the one {@link #every} starts
  * (or a builder's thread before it starts); the memory of the last answers is that thread's.
  */
 public final class BrokerResolver {
     private static final Logger log = LoggerFactory.getLogger(BrokerResolver.class);
+    private static final Pattern IPV4_LITERAL = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
     private final List<String> configured;
     private final HostResolver resolver;
@@ -58,7 +61,8 @@ public final class BrokerResolver {
                 endpoints.add(endpoint);
                 continue;
             }
-            if (!"tcp".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
+            if (!"tcp".equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0
+                    || isIpLiteral(uri.getHost())) {
                 endpoints.add(endpoint);
                 continue;
             }
@@ -83,6 +87,15 @@ public final class BrokerResolver {
             endpoints.addAll(found);
         }
         return endpoints;
+    }
+
+    /**
+     * Whether {@code host} (as {@link URI#getHost} gives it) is an address rather than a name: an
+     * IPv6 literal comes in brackets, an IPv4 one as four decimal numbers. Such a host is not looked
+     * up, since the lookup would only give it back (and an IPv6 one would then be left out).
+     */
+    static boolean isIpLiteral(String host) {
+        return host.startsWith("[") || IPV4_LITERAL.matcher(host).matches();
     }
 
     /**

@@ -1,7 +1,6 @@
 package org.mdpgateway.mdp.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mdpgateway.mdp.RawRouterPeer.cmd;
@@ -13,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -146,19 +147,7 @@ class MdpClientBrokersIT {
 
     /** The request's first attempt reaches one broker, which stays silent; its resend must reach the other. */
     private static void assertRetriedOnTheOther(RawRouterPeer one, RawRouterPeer two, String body) {
-        RawRouterPeer first = null;
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (first == null && System.nanoTime() < end) {
-            for (RawRouterPeer broker : List.of(one, two)) {
-                Received r = broker.receive(Duration.ofMillis(20));
-                if (r != null) {
-                    assertEquals(body, r.string(3));
-                    first = broker;
-                    break;
-                }
-            }
-        }
-        assertNotNull(first, "no broker got " + body);
+        RawRouterPeer first = firstAttempt(body, one, two);
         RawRouterPeer other = first == one ? two : one;
         Received resent = other.expect(WAIT);
         assertEquals(body, resent.string(3), "the resend went to the other address");
@@ -171,10 +160,11 @@ class MdpClientBrokersIT {
         RawRouterPeer one = broker("127.0.0.1", port);
         RawRouterPeer two = broker("127.0.0.2", port);
         AtomicReference<List<InetAddress>> found = new AtomicReference<>(List.of());
-        MdpClient client = MdpClient.builder("tcp://127.0.0.1:" + port).timeout(Duration.ofMillis(1500))
+        // localhost: a name, so it is looked up, that ZeroMQ itself can also resolve (to 127.0.0.1).
+        MdpClient client = MdpClient.builder("tcp://localhost:" + port).timeout(Duration.ofMillis(1500))
                 .resolveBrokers(Duration.ofMillis(100)).resolver(host -> found.get()).build();
         closeables.add(client);
-        assertEquals(List.of("tcp://127.0.0.1:" + port), client.brokers());
+        assertEquals(List.of("tcp://localhost:" + port), client.brokers());
         CompletableFuture<Reply> reply = client.submit("echo", Body.ofStrings("as given"));
         assertEquals(one, answer("as given", one, two));
         assertEquals("re:as given", reply.get(5, TimeUnit.SECONDS).finalBody().string(0));
@@ -183,5 +173,53 @@ class MdpClientBrokersIT {
         CompletableFuture<Reply> later = client.submit("echo", Body.ofStrings("resolved"));
         assertEquals(two, answer("resolved", one, two));
         assertEquals("re:resolved", later.get(5, TimeUnit.SECONDS).finalBody().string(0));
+    }
+
+    @Test
+    void aResendGoesToTheOtherBroker_evenWhenDnsHandsTheAddressesOutInAnotherOrder() throws Exception {
+        int port = freePort();
+        RawRouterPeer one = broker("127.0.0.1", port);
+        RawRouterPeer two = broker("127.0.0.2", port);
+        AtomicBoolean reversed = new AtomicBoolean();
+        AtomicInteger lookups = new AtomicInteger();
+        List<InetAddress> inOrder = addresses("127.0.0.1", "127.0.0.2");
+        List<InetAddress> backwards = addresses("127.0.0.2", "127.0.0.1");
+        MdpClient client = MdpClient.builder("tcp://" + NAME + ":" + port)
+                .timeout(Duration.ofMillis(3000)).attempts(2)
+                .resolveBrokers(Duration.ofMillis(50)).resolver(host -> {
+                    List<InetAddress> answer = reversed.get() ? backwards : inOrder;
+                    lookups.incrementAndGet();
+                    return answer;
+                }).build();
+        closeables.add(client);
+        for (int i = 0; i < 4; i++) {
+            CompletableFuture<Reply> retried = client.submit("echo", Body.ofStrings("retry-" + i));
+            RawRouterPeer first = firstAttempt("retry-" + i, one, two);
+            // Round-robin DNS: between the attempt and its resend the name's answer changes order, and
+            // the resend waits until that answer has been applied (a lookup after it has begun).
+            reversed.set(!reversed.get());
+            int seen = lookups.get();
+            assertTrue(Await.until(() -> lookups.get() >= seen + 2, WAIT));
+            RawRouterPeer other = first == one ? two : one;
+            Received resent = other.expect(WAIT);
+            assertEquals("retry-" + i, resent.string(3), "the resend went to the other broker");
+            other.send(resent.identity(), "MDPC02", cmd(3), "echo", "re:retry-" + i);
+            assertEquals("re:retry-" + i, retried.get(5, TimeUnit.SECONDS).finalBody().string(0));
+        }
+    }
+
+    /** The broker the first attempt of {@code body} reached; it does not answer. */
+    private static RawRouterPeer firstAttempt(String body, RawRouterPeer one, RawRouterPeer two) {
+        long end = System.nanoTime() + WAIT.toNanos();
+        while (System.nanoTime() < end) {
+            for (RawRouterPeer broker : List.of(one, two)) {
+                Received r = broker.receive(Duration.ofMillis(20));
+                if (r != null) {
+                    assertEquals(body, r.string(3));
+                    return broker;
+                }
+            }
+        }
+        throw new AssertionError("no broker got " + body);
     }
 }

@@ -34,4 +34,15 @@ class BrokerResolverTest {
         assertEquals(List.of("inproc://local", "tcp://*:7000"), List.copyOf(resolver.resolveAll()),
                 "a name with no address stands for none");
     }
+
+    @Test
+    void ipLiteralsOfEitherFamily_standForThemselves_withoutALookup() {
+        BrokerResolver resolver = new BrokerResolver(List.of("tcp://[::1]:5555", "tcp://10.1.2.3:6000",
+                "tcp://[fe80::1%25eth0]:7000", "tcp://brokers.example:5555"), host -> {
+                    assertEquals("brokers.example", host, "only a name is looked up");
+                    return List.of(InetAddress.getByName("10.0.0.9"));
+                }, "test");
+        assertEquals(List.of("tcp://[::1]:5555", "tcp://10.1.2.3:6000", "tcp://[fe80::1%25eth0]:7000",
+                "tcp://10.0.0.9:5555"), List.copyOf(resolver.resolveAll()));
+    }
 }
