@@ -25,7 +25,7 @@ import java.util.Set;
  */
 final class Scenarios implements AutoCloseable {
     static final List<String> NAMES = List.of("broker-seq", "broker-16", "broker-64k", "broker-curve", "libs-seq",
-            "libs-16",
+            "libs-16", "libs-client-seq", "libs-worker-seq",
             "gateway-demo", "gateway-8w", "gateway-dashboard", "gateway-sse", "gateway-idle-streams");
     private static final byte[] SMALL = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
             .getBytes(StandardCharsets.US_ASCII);
@@ -102,6 +102,11 @@ final class Scenarios implements AutoCloseable {
                     r -> true, null);
             case "libs-seq" -> pair(name, "req", libs(1), rawThroughBroker("seq", 1, SMALL),
                     r -> ratioAtLeast(r, 0.8), "ratio >= 0.8 of raw peers");
+            // The two halves of libs-seq apart: where its gap to raw peers lies.
+            case "libs-client-seq" -> pair(name, "req", libClientToRawWorkers(), rawThroughBroker("seq", 1, SMALL),
+                    r -> true, null);
+            case "libs-worker-seq" -> pair(name, "req", rawClientToLibWorkers(), rawThroughBroker("seq", 1, SMALL),
+                    r -> true, null);
             case "libs-16" -> pair(name, "req", libs(16), rawThroughBroker("16", 16, SMALL),
                     r -> ratioAtLeast(r, 0.8), "ratio >= 0.8 of raw peers");
             case "gateway-demo" -> needsWrk(name) ? pair(name, "req", gatewayPost("/services/echo", 16, 1), libs(1),
@@ -285,6 +290,27 @@ final class Scenarios implements AutoCloseable {
     }
 
     /** {@code threads} callers sharing one {@link MdpClient}, served by four {@link MdpWorker}s. */
+    /** One sequential {@code MdpClient} and the raw workers of the limit. */
+    private Side libClientToRawWorkers() {
+        return sides.computeIfAbsent("libs-client", k -> {
+            startZmqRig();
+            Body body = Body.of(SMALL);
+            return window -> Side.measured(List.of(broker.pid()), -1,
+                    () -> Side.of(ClosedLoop.run(1, window, t -> () ->
+                            Arrays.equals(libClient.request("echo", body).finalBody().frame(0), SMALL))));
+        });
+    }
+
+    /** One sequential raw client of the limit, and the four {@code MdpWorker}s. */
+    private Side rawClientToLibWorkers() {
+        return sides.computeIfAbsent("libs-worker", k -> {
+            startZmqRig();
+            RawPeers.Clients c = closing(new RawPeers.Clients(brokerEndpoint, RawPeers.Shape.MDP, "lib", 1, SMALL));
+            return window -> Side.measured(List.of(broker.pid()), -1,
+                    () -> Side.of(ClosedLoop.run(1, window, c::operation)));
+        });
+    }
+
     private Side libs(int threads) {
         return sides.computeIfAbsent("libs-" + threads, k -> {
             startZmqRig();

@@ -468,6 +468,21 @@ class MdpWorkerIT {
     }
 
     @Test
+    void withoutInlineHandlersEveryRequestRunsOnTheHandlerThread() throws Exception {
+        List<String> threads = java.util.Collections.synchronizedList(new ArrayList<>());
+        start(builder().inlineHandlers(false), (request, partials) -> {
+            threads.add(Thread.currentThread().getName());
+            return request;
+        });
+        byte[] worker = awaitReady(noOthers()).identity;
+        for (String body : List.of("one", "two")) {
+            send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes(body));
+            assertFrom(expect(), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes(body));
+        }
+        assertEquals(List.of("mdp-worker-" + SERVICE + "-handler", "mdp-worker-" + SERVICE + "-handler"), threads);
+    }
+
+    @Test
     void closeDuringALongInlineHandlerSendsDisconnectAndInterruptsIt() throws Exception {
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch interrupted = new CountDownLatch(1);
