@@ -84,7 +84,8 @@ class MdpClientBlockingIT {
 
     @Test
     void aRequestUnansweredInTime_isResentOnANewSocket_andItsAnswerIsTheReply() throws Exception {
-        MdpClient client = client(Duration.ofMillis(300), 3);
+        // Long enough that the second attempt's new socket connects and is answered within it on a loaded machine.
+        MdpClient client = client(Duration.ofMillis(1000), 3);
         CompletableFuture<Reply> reply = CompletableFuture.supplyAsync(() -> client.request("echo", Body.ofStrings("hi")));
         List<byte[]> first = receive(); // ignored: the attempt times out
         List<byte[]> second = receive();
