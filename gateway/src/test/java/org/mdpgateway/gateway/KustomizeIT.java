@@ -82,6 +82,74 @@ class KustomizeIT {
         Assumptions.assumeTrue(missingKubectl == null, missingKubectl);
     }
 
+    /** The kinds deploy/k8s holds, as the Kubernetes API's own types (fabric8's model of it). */
+    private static final Map<String, Class<?>> TYPES = Map.of(
+            "apps/v1/Deployment", io.fabric8.kubernetes.api.model.apps.Deployment.class,
+            "v1/Service", io.fabric8.kubernetes.api.model.Service.class,
+            "policy/v1/PodDisruptionBudget", io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget.class,
+            "networking.k8s.io/v1/NetworkPolicy", io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy.class);
+
+    /**
+     * The schema check: every object is of a known kind, reads as its API type (a wrong type of value
+     * fails), and has no field the API does not know (a misspelled one would be ignored by a cluster
+     * that does not validate strictly).
+     */
+    @Test
+    void everyObjectIsAKnownKindWithOnlyFieldsItsApiTypeHas() throws Exception {
+        assertFalse(objects.isEmpty(), "kustomize rendered no object");
+        for (JsonNode o : objects) {
+            String type = o.path("apiVersion").asText() + "/" + o.path("kind").asText();
+            Class<?> api = TYPES.get(type);
+            assertNotNull(api, "deploy/k8s has a " + type + ", which this check does not know; add its type");
+            String where = type + " " + o.path("metadata").path("name").asText();
+            List<String> unknown = new ArrayList<>();
+            unknownFields(YAML.treeToValue(o, api), where, unknown);
+            assertTrue(unknown.isEmpty(), "fields the Kubernetes API does not have: " + unknown);
+        }
+    }
+
+    @Test
+    void theSchemaCheckCatchesAMisspelledField() throws Exception {
+        JsonNode bad = YAML.readTree("apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
+                + "spec: {ports: [{port: 80, targetPrt: 8080}]}\n");
+        List<String> unknown = new ArrayList<>();
+        unknownFields(YAML.treeToValue(bad, TYPES.get("v1/Service")), "Service x", unknown);
+        assertEquals(List.of("Service x.spec.ports[0]: [targetPrt]"), unknown);
+    }
+
+    /** Walks a fabric8 model object; each one keeps what its type has no field for in additionalProperties. */
+    private static void unknownFields(Object value, String path, List<String> unknown) throws IllegalAccessException {
+        if (value instanceof List<?> list) {
+            for (int i = 0; i < list.size(); i++) {
+                unknownFields(list.get(i), path + "[" + i + "]", unknown);
+            }
+            return;
+        }
+        if (value == null || !value.getClass().getName().startsWith("io.fabric8.kubernetes.api.model")) {
+            return;
+        }
+        for (Class<?> c = value.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
+            for (java.lang.reflect.Field f : c.getDeclaredFields()) {
+                if (java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
+                    continue;
+                }
+                f.setAccessible(true);
+                Object v = f.get(value);
+                if (f.getName().equals("additionalProperties")) {
+                    if (v instanceof Map<?, ?> extra && !extra.isEmpty()) {
+                        unknown.add(path + ": " + extra.keySet());
+                    }
+                } else if (v instanceof Map<?, ?> map) {
+                    for (Map.Entry<?, ?> e : map.entrySet()) {
+                        unknownFields(e.getValue(), path + "." + f.getName() + "[" + e.getKey() + "]", unknown);
+                    }
+                } else {
+                    unknownFields(v, path + "." + f.getName(), unknown);
+                }
+            }
+        }
+    }
+
     @Test
     void gatewayDeploymentProbesTheHealthEndpointsOnItsHttpPort() {
         JsonNode pod = gateway().path("spec").path("template").path("spec");
