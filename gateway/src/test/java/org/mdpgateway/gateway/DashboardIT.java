@@ -115,10 +115,7 @@ class DashboardIT {
         awaitInPage(cell("greet", "served") + "?.textContent === '3'", "greet's served counter at 3");
 
         // On the row opened, each worker; one that stops answering is shown silent, then vanishes.
-        ZMQ.Socket mute = zmq.createSocket(SocketType.DEALER);
-        mute.setLinger(0);
-        mute.connect(gateway.localBrokerEndpoint());
-        RawFrames.send(mute, "MDPW02", new byte[] {1}, "greet");
+        ZMQ.Socket mute = registeredRawWorker("greet", 2);
         awaitInPage(cell("greet", "workers") + "?.textContent.startsWith('2 / 0')", "greet with two workers");
         page.evaluate("document.querySelector('tr.service[data-service=\"greet\"]').click()");
         awaitInPage("document.querySelectorAll('tr[data-detail=\"greet\"] tr.worker').length === 2", "both workers listed");
@@ -197,6 +194,31 @@ class DashboardIT {
 
     private static String cell(String service, String counter) {
         return "document.querySelector('tr.service[data-service=\"" + service + "\"] td[data-counter=\"" + counter + "\"]')";
+    }
+
+    /**
+     * A raw DEALER registered as a worker of {@code service}, once the broker counts {@code workers}
+     * for it. JeroMQ now and then loses a fresh connection's first message before its handshake; a
+     * socket whose READY the broker never saw is replaced, not waited on.
+     */
+    private ZMQ.Socket registeredRawWorker(String service, int workers) throws Exception {
+        for (int attempt = 0; attempt < 5; attempt++) {
+            ZMQ.Socket socket = zmq.createSocket(SocketType.DEALER);
+            socket.setLinger(0);
+            socket.connect(gateway.localBrokerEndpoint());
+            RawFrames.send(socket, "MDPW02", new byte[] {1}, service);
+            long end = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+            while (System.nanoTime() < end) {
+                boolean counted = gateway.broker().stats().get(5, java.util.concurrent.TimeUnit.SECONDS).stream()
+                        .anyMatch(st -> st.service().equals(service) && st.workers() == workers);
+                if (counted) {
+                    return socket;
+                }
+                Thread.sleep(20);
+            }
+            socket.close();
+        }
+        return fail("the broker never counted a raw worker's READY for " + service);
     }
 
     private String post(String path, String body) throws Exception {
