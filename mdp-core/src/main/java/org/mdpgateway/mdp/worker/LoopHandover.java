@@ -229,7 +229,6 @@ final class LoopHandover {
         @Override
         public void run() {
             while (true) {
-                ticked = false;
                 boolean inlineRuns = false;
                 long now = System.nanoTime();
                 for (LoopHandover h : watched) {
@@ -240,6 +239,11 @@ final class LoopHandover {
                     }
                 }
                 if (inlineRuns || ticked) {
+                    // Whether a run begins during this tick: if none does and none runs after it, doze.
+                    // (Cleared before the tick, not after it: a run that began and ended during the
+                    // tick must keep the watchdog ticking, or every request of a steady load would
+                    // pay an unpark and the watchdog a wake-up.)
+                    ticked = false;
                     LockSupport.parkNanos(this, TICK_NANOS);
                 } else {
                     dozing.set(true);
