@@ -5,13 +5,18 @@ import java.io.UncheckedIOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import org.zeromq.ZMQ;
+import org.zeromq.ZMQException;
+import zmq.Msg;
+import zmq.ZError;
 
 /**
  * Internal to this project's loops that watch many sockets ({@link MdpClient}, {@link MdpWorker}); not a
@@ -30,6 +35,11 @@ import org.zeromq.ZMQ;
  * and (b) asks again before sleeping for every socket that was ready or used since the last poll. An
  * owner that finds a socket ready reads from it until it has no more (or leaves the rest for the
  * next turn: the check before sleeping sees what is left).
+ *
+ * <p>A loop with one socket to watch can also sleep inside that socket's own blocking receive
+ * ({@link #receiveOrWake}), woken from other threads through JeroMQ's cancellation of that receive.
+ * That is how a raw JeroMQ peer waits, and it is much cheaper for a socket that answers each message
+ * it gets: see {@link #receiveOrWake} for why.
  */
 public final class EventLoop<T> implements AutoCloseable {
     /** How long the loop naps after a descriptor fired with nothing for it; see {@link #emptyFire}. */
@@ -41,6 +51,10 @@ public final class EventLoop<T> implements AutoCloseable {
     private final AtomicBoolean sleeping = new AtomicBoolean();
     /** Set by {@link #wake}: the loop must not sleep before it has read its clock again. */
     private volatile boolean wakeRequested;
+    /** The socket the loop sleeps in a receive on, while it does; else null (it sleeps in the selector). */
+    private volatile ZMQ.Socket receivingOn;
+    /** Set by a poster to end the loop's blocking receive; see {@link #receiveOrWake}. */
+    private final AtomicBoolean receiveCanceled = new AtomicBoolean();
 
     // Owned by the loop thread.
     private final Consumer<SelectionKey> onSelected = this::onSelected;
@@ -82,7 +96,19 @@ public final class EventLoop<T> implements AutoCloseable {
         // The loop sets sleeping and then looks at the queue; a poster adds and then looks at
         // sleeping. One of the two sees the other, so no item is left unread while the loop sleeps.
         if (sleeping.get() && sleeping.compareAndSet(true, false)) {
-            selector.wakeup(); // not an interruptible channel: safe from an interrupted thread
+            ZMQ.Socket receiving = receivingOn;
+            if (receiving == null) {
+                selector.wakeup(); // not an interruptible channel: safe from an interrupted thread
+                return;
+            }
+            try {
+                // JeroMQ's cancellation: a flag and a command to the socket's own mailbox, which
+                // ends its blocking receive; made to be called from another thread.
+                receiving.base().cancel(receiveCanceled);
+            } catch (RuntimeException e) {
+                // The loop left that receive and closed the socket meanwhile: it is awake, and
+                // looks at the queue before it sleeps again.
+            }
         }
     }
 
@@ -161,6 +187,66 @@ public final class EventLoop<T> implements AutoCloseable {
             unmute(mutedBefore);
         }
         return readyCount;
+    }
+
+    /**
+     * Sleeps as {@link #poll} does, but inside a blocking receive on the one socket the loop has to
+     * watch, until a message arrives on it, an item is posted, {@link #wake} is called, or the timeout
+     * passes; reads that message whole.
+     *
+     * <p>Why: JeroMQ's I/O thread signals a socket through a pipe, and writes its signal byte before
+     * it counts it. A loop that sleeps in a selector on that pipe and then asks the socket for its
+     * events ({@code ZMQ_EVENTS}, which only takes signals already counted) loses that race whenever
+     * the writer is preempted in between, and on a loaded machine it is: the woken loop runs on the
+     * writer's core. The same race on the I/O thread's own pipe then spins the I/O thread until the
+     * loop thread, preempted in its turn, counts the byte of its reply: on two cores a worker that
+     * answered each request from a selector loop served about half of what a raw JeroMQ worker did.
+     * A blocking receive takes the signal byte as soon as the pipe has it, counted or not.
+     *
+     * @param r the registration of the socket; it is asked again before the loop next sleeps in
+     *          {@link #poll}
+     * @param timeoutMillis at least 1
+     * @return the frames of one message, or null if none came (woken, timed out or interrupted)
+     * @throws ZMQException if the socket fails otherwise (its context was terminated, say)
+     */
+    public List<byte[]> receiveOrWake(Registration r, int timeoutMillis) {
+        ZMQ.Socket socket = r.socket;
+        // Before it says it sleeps: a poster cancels only after it has seen it sleeping.
+        receiveCanceled.set(false);
+        receivingOn = socket;
+        sleeping.set(true);
+        if (!queue.isEmpty() || wakeRequested) {
+            sleeping.set(false);
+            receivingOn = null;
+            wakeRequested = false;
+            return null;
+        }
+        if (r.receiveTimeout != timeoutMillis) {
+            socket.setReceiveTimeOut(timeoutMillis);
+            r.receiveTimeout = timeoutMillis;
+        }
+        Msg first;
+        try {
+            first = socket.base().recv(0, receiveCanceled);
+        } finally {
+            sleeping.set(false);
+            receivingOn = null;
+            wakeRequested = false;
+            check(r); // it may have more, and the receive may have taken its descriptor's signal
+        }
+        if (first == null) {
+            int errno = socket.base().errno();
+            if (errno == ZError.EAGAIN || errno == ZError.ECANCELED || errno == ZError.EINTR) {
+                return null;
+            }
+            throw new ZMQException(errno);
+        }
+        List<byte[]> frames = new ArrayList<>(6);
+        frames.add(first.data());
+        while (socket.hasReceiveMore()) {
+            frames.add(socket.recv(0));
+        }
+        return frames;
     }
 
     /** The {@code index}th socket found ready by the last {@link #poll}. */
@@ -282,6 +368,8 @@ public final class EventLoop<T> implements AutoCloseable {
         private boolean checkQueued;
         private boolean muted;
         private int emptyFires;
+        /** The receive timeout last set on the socket by {@link #receiveOrWake}; -1 is JeroMQ's default. */
+        private int receiveTimeout = -1;
         private SelectionKey key;
 
         private Registration(EventLoop<?> loop, ZMQ.Socket socket, int events, Object attachment) {

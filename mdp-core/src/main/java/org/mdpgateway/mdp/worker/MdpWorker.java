@@ -259,7 +259,19 @@ public final class MdpWorker implements AutoCloseable {
             for (Connection c : connections.values()) {
                 c.maintain(now);
             }
-            int ready = loop.poll(pollTimeoutMillis(now));
+            long timeout = pollTimeoutMillis(now);
+            Connection only = soleConnection();
+            if (only != null && timeout > 0) {
+                // One broker (the usual case): sleep in its socket's receive, as a raw worker does;
+                // see EventLoop.receiveOrWake for why that is much cheaper than the selector.
+                List<byte[]> frames = loop.receiveOrWake(only.registration, (int) Math.min(timeout, Integer.MAX_VALUE));
+                if (frames != null) {
+                    only.handle(frames);
+                    only.readCommands();
+                }
+                continue;
+            }
+            int ready = loop.poll(timeout);
             for (int i = 0; i < ready; i++) {
                 EventLoop.Registration r = loop.ready(i);
                 if (r.attachment() instanceof Connection c && c.registration == r) {
@@ -272,6 +284,15 @@ public final class MdpWorker implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** The one broker connection, if there is just one, connected and with nothing waiting for room; else null. */
+    private Connection soleConnection() {
+        if (connections.size() != 1) {
+            return null;
+        }
+        Connection c = connections.values().iterator().next();
+        return c.socket != null && c.outgoing.isEmpty() ? c : null;
     }
 
     private void stopped() {
@@ -590,33 +611,38 @@ public final class MdpWorker implements AutoCloseable {
         void readCommands() {
             List<byte[]> frames;
             while (socket != null && (frames = MdpSockets.receive(socket)) != null) {
-                MdpCommand command;
-                try {
-                    command = MdpCodec.decode(frames);
-                } catch (MalformedMessageException e) {
-                    log.debug("worker for '{}' dropped a malformed message: {}", service, e.getMessage());
-                    continue;
-                }
-                if (!(command instanceof WorkerCommand workerCommand)) {
-                    log.debug("worker for '{}' dropped a client command: {}", service, command);
-                    continue;
-                }
-                if (workerCommand instanceof WorkerCommand.Disconnect) {
-                    // 18/MDP: close the socket and reconnect on a new one.
-                    log.info("worker for '{}' was disconnected by {}; reconnecting", service, endpoint);
-                    dropSocket();
-                    reconnectAt = ticker.nanoTime() + reconnectNanos;
-                    return;
-                }
-                // 18/MDP: any command except DISCONNECT acts as a heartbeat.
-                broker.heard(ticker.nanoTime(), expiryNanos);
-                heardSinceConnect = true;
-                lossLogged = false;
-                if (workerCommand instanceof WorkerCommand.Request request) {
-                    dispatch(this, request);
-                } else if (!(workerCommand instanceof WorkerCommand.Heartbeat)) {
-                    log.debug("worker for '{}' dropped an unexpected {}", service, workerCommand.type());
-                }
+                handle(frames);
+            }
+        }
+
+        /** Handles one message from the broker. */
+        void handle(List<byte[]> frames) {
+            MdpCommand command;
+            try {
+                command = MdpCodec.decode(frames);
+            } catch (MalformedMessageException e) {
+                log.debug("worker for '{}' dropped a malformed message: {}", service, e.getMessage());
+                return;
+            }
+            if (!(command instanceof WorkerCommand workerCommand)) {
+                log.debug("worker for '{}' dropped a client command: {}", service, command);
+                return;
+            }
+            if (workerCommand instanceof WorkerCommand.Disconnect) {
+                // 18/MDP: close the socket and reconnect on a new one.
+                log.info("worker for '{}' was disconnected by {}; reconnecting", service, endpoint);
+                dropSocket();
+                reconnectAt = ticker.nanoTime() + reconnectNanos;
+                return;
+            }
+            // 18/MDP: any command except DISCONNECT acts as a heartbeat.
+            broker.heard(ticker.nanoTime(), expiryNanos);
+            heardSinceConnect = true;
+            lossLogged = false;
+            if (workerCommand instanceof WorkerCommand.Request request) {
+                dispatch(this, request);
+            } else if (!(workerCommand instanceof WorkerCommand.Heartbeat)) {
+                log.debug("worker for '{}' dropped an unexpected {}", service, workerCommand.type());
             }
         }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -122,6 +123,46 @@ class EventLoopTest {
                 }
                 assertEquals("pong" + round, reply);
             }
+        }
+    }
+
+    @Test
+    void receiveOrWake_readsAWholeMessageThenIsWokenByAPostAndByWake() throws Exception {
+        try (ZContext context = new ZContext(1); EventLoop<String> loop = new EventLoop<>()) {
+            ZMQ.Socket server = context.createSocket(SocketType.ROUTER);
+            int port = server.bindToRandomPort("tcp://127.0.0.1");
+            ZMQ.Socket client = context.createSocket(SocketType.DEALER);
+            client.connect("tcp://127.0.0.1:" + port);
+            EventLoop.Registration reg = loop.register(server, ZMQ.Poller.POLLIN, "server");
+
+            client.sendMore("a");
+            client.send("b");
+            List<byte[]> frames = loop.receiveOrWake(reg, 10_000);
+            assertEquals(3, frames.size(), "routing id and both frames");
+            assertEquals("b", new String(frames.get(2), java.nio.charset.StandardCharsets.UTF_8));
+
+            for (Runnable waker : List.<Runnable>of(() -> loop.post("late"), loop::wake)) {
+                Thread other = new Thread(() -> {
+                    try {
+                        Thread.sleep(100); // most likely asleep by then; either way it must not wait
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    waker.run();
+                });
+                other.start();
+                long start = System.nanoTime();
+                assertNull(loop.receiveOrWake(reg, 60_000), "woken, with no message");
+                assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(30), "woken long before the timeout");
+                other.join();
+                loop.next(); // "late" after the post; nothing after the wake
+            }
+            assertNull(loop.next());
+
+            long start = System.nanoTime();
+            assertNull(loop.receiveOrWake(reg, 200)); // nothing posted: it sleeps to the timeout
+            assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(150), "slept");
+            reg.cancel();
         }
     }
 }

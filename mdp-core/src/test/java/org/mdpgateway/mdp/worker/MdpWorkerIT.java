@@ -570,6 +570,95 @@ class MdpWorkerIT {
 
     // ---- helpers -----------------------------------------------------------------------------------
 
+    // ---- 10. Waking an I/O thread that sleeps in its socket's receive ---------------------------
+
+    /**
+     * With one broker the I/O thread sleeps in its socket's blocking receive, up to the next
+     * heartbeat; other threads must wake it. A heartbeat a minute away makes a lost wake-up show as
+     * a wait far past these tests' limits.
+     */
+    private MdpWorker.Builder sleepingLong() {
+        return builder().heartbeatInterval(Duration.ofMinutes(1));
+    }
+
+    @Test
+    void closeWakesAnIoThreadThatSleepsUntilItsNextHeartbeat() {
+        MdpWorker w = start(sleepingLong(), echo());
+        byte[] worker = awaitReady(noOthers()).identity;
+        awaitIoThreadPolling();
+
+        w.close();
+
+        assertFrom(expect(), worker, MDPW02, DISCONNECT);
+    }
+
+    @Test
+    void aHandlerThreadsFinalAndPartialsWakeTheSleepingIoThread() {
+        start(sleepingLong().inlineHandlers(false), (request, partials) -> {
+            for (int i = 0; i < 50; i++) {
+                partials.send(Body.of(bytes("p" + i)));
+            }
+            return request;
+        });
+        byte[] worker = awaitReady(noOthers()).identity;
+        for (int round = 0; round < 5; round++) {
+            awaitIoThreadPolling();
+            send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("r" + round));
+            for (int i = 0; i < 50; i++) {
+                assertFrom(expect(), worker, MDPW02, PARTIAL, CLIENT, EMPTY, bytes("p" + i));
+            }
+            assertFrom(expect(), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes("r" + round));
+        }
+    }
+
+    @Test
+    void questionsFromOtherThreadsAreAnsweredWhileTheIoThreadSleeps() throws Exception {
+        MdpWorker w = start(sleepingLong(), echo());
+        byte[] worker = awaitReady(noOthers()).identity;
+        // Several threads ask at once, over and over, first alone and then while requests come and
+        // go: a wake-up lost between the I/O thread's look at its queue and its receive would leave
+        // one waiting a minute (connections() gives up after 5 s).
+        for (int phase = 0; phase < 2; phase++) {
+            AtomicReference<Throwable> failed = new AtomicReference<>();
+            List<Thread> askers = new ArrayList<>();
+            for (int t = 0; t < 3; t++) {
+                Thread asker = new Thread(() -> {
+                    try {
+                        for (int i = 0; i < 200; i++) {
+                            assertEquals(1, w.connections().size());
+                        }
+                    } catch (Throwable e) {
+                        failed.compareAndSet(null, e);
+                    }
+                });
+                askers.add(asker);
+                asker.start();
+            }
+            if (phase == 1) {
+                for (int i = 0; i < 50; i++) {
+                    send(worker, MDPW02, REQUEST, CLIENT, EMPTY, bytes("r" + i));
+                    assertFrom(expect(), worker, MDPW02, FINAL, CLIENT, EMPTY, bytes("r" + i));
+                }
+            }
+            for (Thread asker : askers) {
+                asker.join(TimeUnit.SECONDS.toMillis(30));
+                assertTrue(!asker.isAlive(), "every question was answered");
+            }
+            assertNull(failed.get(), () -> "a question failed: " + failed.get());
+        }
+    }
+
+    @Test
+    void aMovedClockIsReadAtOnceByTheSleepingIoThread() {
+        MdpWorker w = start(sleepingLong(), echo());
+        byte[] worker = awaitReady(noOthers()).identity;
+        awaitIoThreadPolling();
+
+        advance(w, Duration.ofMinutes(1).toNanos());
+
+        assertFrom(expect(), worker, MDPW02, HEARTBEAT);
+    }
+
     private MdpWorker.Builder builder() {
         // Reconnect at once unless a test says otherwise.
         return MdpWorker.builder(endpoint, SERVICE)
@@ -602,7 +691,10 @@ class MdpWorkerIT {
         w.wakeUp();
     }
 
-    /** Waits until every worker I/O thread sleeps in {@link EventLoop#poll}: all its sends are stamped. */
+    /**
+     * Waits until every worker I/O thread sleeps in {@link EventLoop#poll} or
+     * {@link EventLoop#receiveOrWake}: all its sends are stamped.
+     */
     private static void awaitIoThreadPolling() {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(WAIT_MS);
         while (true) {
@@ -624,7 +716,8 @@ class MdpWorkerIT {
 
     private static boolean inPoll(StackTraceElement[] stack) {
         for (StackTraceElement e : stack) {
-            if (e.getClassName().equals(EventLoop.class.getName()) && e.getMethodName().equals("poll")) {
+            if (e.getClassName().equals(EventLoop.class.getName())
+                    && (e.getMethodName().equals("poll") || e.getMethodName().equals("receiveOrWake"))) {
                 return true;
             }
         }
