@@ -62,7 +62,8 @@ import zmq.ZError;
  * role (sockets, heartbeats) to a new thread meanwhile, and the following requests run on a handler
  * thread until one of them is short again. Handler threads get each request from the I/O thread and
  * hand back PARTIALs, the FINAL or its failure through the {@link EventLoop}'s queue; only the thread
- * holding the I/O role touches a socket. A resolver thread, when brokers are found by DNS, posts each
+ * holding the I/O role touches a socket. With one broker the I/O thread sleeps in that socket's own
+ * receive ({@link EventLoop#receiveOrWake}), with several in the loop's selector. A resolver thread, when brokers are found by DNS, posts each
  * lookup's result to the same queue.
  *
  * <pre>{@code
@@ -851,11 +852,12 @@ public final class MdpWorker implements AutoCloseable {
 
         /**
          * Whether a short handler may run on the I/O thread itself (see {@link MdpWorker}); with
-         * {@code false} every request goes to the handler thread and back. Inline costs less CPU per
-         * request under load (the bench's {@code gateway-8w}: about a quarter less in the workers'
-         * process), but one sequential client was served faster with the handler thread on a 2-core
-         * machine ({@code libs-worker-seq}); measure your own. Applies with one request in flight;
-         * with more, handlers always run on handler threads. Default true.
+         * {@code false} every request goes to the handler thread and back, two more thread
+         * wake-ups per request. Inline costs less CPU under load (the bench's {@code gateway-8w}:
+         * about a quarter less in the workers' process); one sequential client is served alike either
+         * way ({@code libs-worker-seq}). {@code false} suits handlers that must never share the
+         * thread that heartbeats, even for the 10 ms before a hand-over. Applies with one request in
+         * flight; with more, handlers always run on handler threads. Default true.
          */
         public Builder inlineHandlers(boolean inline) {
             this.inlineHandlers = inline;
