@@ -69,9 +69,7 @@ class EventLoopTest {
     void socketWithMessages_isReadyUntilDrained() throws Exception {
         try (ZContext context = new ZContext(1); EventLoop<String> loop = new EventLoop<>()) {
             ZMQ.Socket server = context.createSocket(SocketType.ROUTER);
-            int port = server.bindToRandomPort("tcp://127.0.0.1");
-            ZMQ.Socket client = context.createSocket(SocketType.DEALER);
-            client.connect("tcp://127.0.0.1:" + port);
+            ZMQ.Socket client = connectedDealer(context, server);
             EventLoop.Registration reg = loop.register(server, ZMQ.Poller.POLLIN, "server");
 
             for (int i = 0; i < 3; i++) {
@@ -103,9 +101,7 @@ class EventLoopTest {
     void replyAfterSend_isFoundAlthoughTheSendTookTheSignal() throws Exception {
         try (ZContext context = new ZContext(1); EventLoop<String> loop = new EventLoop<>()) {
             ZMQ.Socket server = context.createSocket(SocketType.ROUTER);
-            int port = server.bindToRandomPort("tcp://127.0.0.1");
-            ZMQ.Socket client = context.createSocket(SocketType.DEALER);
-            client.connect("tcp://127.0.0.1:" + port);
+            ZMQ.Socket client = connectedDealer(context, server);
             EventLoop.Registration reg = loop.register(client, ZMQ.Poller.POLLIN, null);
             for (int round = 0; round < 50; round++) {
                 client.send("ping" + round, ZMQ.DONTWAIT);
@@ -130,9 +126,7 @@ class EventLoopTest {
     void receiveOrWake_readsAWholeMessageThenIsWokenByAPostAndByWake() throws Exception {
         try (ZContext context = new ZContext(1); EventLoop<String> loop = new EventLoop<>()) {
             ZMQ.Socket server = context.createSocket(SocketType.ROUTER);
-            int port = server.bindToRandomPort("tcp://127.0.0.1");
-            ZMQ.Socket client = context.createSocket(SocketType.DEALER);
-            client.connect("tcp://127.0.0.1:" + port);
+            ZMQ.Socket client = connectedDealer(context, server);
             EventLoop.Registration reg = loop.register(server, ZMQ.Poller.POLLIN, "server");
 
             client.sendMore("a");
@@ -164,5 +158,13 @@ class EventLoopTest {
             assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(150), "slept");
             reg.cancel();
         }
+    }
+
+    /** A DEALER connected over loopback TCP to {@code router}, which this binds to a free port. */
+    private static ZMQ.Socket connectedDealer(ZContext context, ZMQ.Socket router) {
+        int port = router.bindToRandomPort("tcp://127.0.0.1");
+        ZMQ.Socket dealer = context.createSocket(SocketType.DEALER);
+        dealer.connect("tcp://127.0.0.1:" + port);
+        return dealer;
     }
 }
