@@ -103,11 +103,15 @@ public final class EventLoop<T> implements AutoCloseable {
             }
             try {
                 // JeroMQ's cancellation: a flag and a command to the socket's own mailbox, which
-                // ends its blocking receive; made to be called from another thread.
+                // ends its blocking receive; made to be called from another thread. (Unlike the
+                // selector's wake-up it writes to a channel of JeroMQ's, which an interrupt that
+                // lands on this thread during the write would close; JeroMQ clears one already
+                // pending first.)
                 receiving.base().cancel(receiveCanceled);
             } catch (RuntimeException e) {
                 // The loop left that receive and closed the socket meanwhile: it is awake, and
-                // looks at the queue before it sleeps again.
+                // looks at the queue before it sleeps again. (A command for a socket already
+                // reaped may reach one that took its slot: a spurious wake-up, no more.)
             }
         }
     }
@@ -211,6 +215,10 @@ public final class EventLoop<T> implements AutoCloseable {
      */
     public List<byte[]> receiveOrWake(Registration r, int timeoutMillis) {
         ZMQ.Socket socket = r.socket;
+        if (r.receiveTimeout != timeoutMillis) {
+            socket.setReceiveTimeOut(timeoutMillis);
+            r.receiveTimeout = timeoutMillis;
+        }
         // Before it says it sleeps: a poster cancels only after it has seen it sleeping.
         receiveCanceled.set(false);
         receivingOn = socket;
@@ -220,10 +228,6 @@ public final class EventLoop<T> implements AutoCloseable {
             receivingOn = null;
             wakeRequested = false;
             return null;
-        }
-        if (r.receiveTimeout != timeoutMillis) {
-            socket.setReceiveTimeOut(timeoutMillis);
-            r.receiveTimeout = timeoutMillis;
         }
         Msg first;
         try {

@@ -160,6 +160,38 @@ class EventLoopTest {
         }
     }
 
+    @Test
+    @org.junit.jupiter.api.Timeout(30)
+    void receiveOrWake_losesNoWakeUpWhenPostsRaceTheLoopsLookAtItsQueue() throws Exception {
+        try (ZContext context = new ZContext(1); EventLoop<Integer> loop = new EventLoop<>()) {
+            ZMQ.Socket server = context.createSocket(SocketType.ROUTER);
+            ZMQ.Socket client = connectedDealer(context, server);
+            EventLoop.Registration reg = loop.register(server, ZMQ.Poller.POLLIN, "server");
+            int posts = 100_000;
+            Thread poster = new Thread(() -> {
+                java.util.Random random = new java.util.Random(42);
+                for (int i = 0; i < posts; i++) {
+                    for (int spin = random.nextInt(500); spin > 0; spin--) {
+                        Thread.onSpinWait(); // lands each post at a different point of the loop's turn
+                    }
+                    loop.post(i);
+                }
+            });
+            poster.start();
+            // A lost wake-up leaves a receive to its timeout, far past the test's.
+            int seen = 0;
+            while (seen < posts) {
+                assertNull(loop.receiveOrWake(reg, 600_000));
+                while (loop.next() != null) {
+                    seen++;
+                }
+            }
+            poster.join();
+            reg.cancel();
+            client.close();
+        }
+    }
+
     /** A DEALER connected over loopback TCP to {@code router}, which this binds to a free port. */
     private static ZMQ.Socket connectedDealer(ZContext context, ZMQ.Socket router) {
         int port = router.bindToRandomPort("tcp://127.0.0.1");
