@@ -103,10 +103,9 @@ public final class EventLoop<T> implements AutoCloseable {
             }
             try {
                 // JeroMQ's cancellation: a flag and a command to the socket's own mailbox, which
-                // ends its blocking receive; made to be called from another thread. (Unlike the
-                // selector's wake-up it writes to a channel of JeroMQ's, which an interrupt that
-                // lands on this thread during the write would close; JeroMQ clears one already
-                // pending first.)
+                // ends its blocking receive; made to be called from another thread. It writes to
+                // JeroMQ's signal pipe, which JeroMQ keeps non-blocking: an interrupt of this thread
+                // does not close it (Java closes only channels interrupted in a blocking operation).
                 receiving.base().cancel(receiveCanceled);
             } catch (RuntimeException e) {
                 // The loop left that receive and closed the socket meanwhile: it is awake, and

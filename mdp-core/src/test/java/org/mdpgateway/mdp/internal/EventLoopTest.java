@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -187,6 +188,59 @@ class EventLoopTest {
                 }
             }
             poster.join();
+            reg.cancel();
+            client.close();
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void receiveOrWake_keepsWorkingWhenPostersAreInterruptedAsTheyPost() throws Exception {
+        try (ZContext context = new ZContext(1); EventLoop<Integer> loop = new EventLoop<>()) {
+            ZMQ.Socket server = context.createSocket(SocketType.ROUTER);
+            ZMQ.Socket client = connectedDealer(context, server);
+            EventLoop.Registration reg = loop.register(server, ZMQ.Poller.POLLIN, "server");
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread poster = new Thread(() -> {
+                for (int i = 0; !stop.get(); i++) {
+                    loop.post(i); // wakes the loop, asleep most of the time
+                    Thread.interrupted();
+                    LockSupport.parkNanos(20_000);
+                }
+            });
+            Thread interrupter = new Thread(() -> {
+                while (!stop.get()) {
+                    poster.interrupt();
+                    Thread.onSpinWait();
+                }
+            });
+            poster.start();
+            interrupter.start();
+            // Posts that cancel the loop's receive while their thread is interrupted again and again.
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (System.nanoTime() < end) {
+                loop.receiveOrWake(reg, 1000);
+                while (loop.next() != null) {
+                    // drained
+                }
+            }
+            stop.set(true);
+            poster.join();
+            interrupter.join();
+            while (loop.next() != null) {
+                // drained
+            }
+            // The socket must still hear its peer at once.
+            for (int i = 0; i < 20; i++) {
+                client.send("m" + i);
+                long start = System.nanoTime();
+                List<byte[]> frames = null;
+                while (frames == null && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10)) {
+                    frames = loop.receiveOrWake(reg, 10_000);
+                }
+                assertTrue(frames != null, "the message came");
+                assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "at once, not after a timeout");
+            }
             reg.cancel();
             client.close();
         }
