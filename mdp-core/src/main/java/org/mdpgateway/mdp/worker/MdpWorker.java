@@ -115,6 +115,8 @@ public final class MdpWorker implements AutoCloseable {
     // Owned by the I/O thread.
     /** Every broker the worker serves, by endpoint, in the order they were given or found. */
     private final Map<String, Connection> connections = new LinkedHashMap<>();
+    /** The connection when there is exactly one broker, else null; kept with {@link #connections}. */
+    private Connection onlyBroker;
     private final ArrayDeque<HandlerThread> idleHandlers = new ArrayDeque<>();
     /** Requests that arrived while every handler was busy, oldest first. */
     private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
@@ -149,6 +151,7 @@ public final class MdpWorker implements AutoCloseable {
             for (String endpoint : configuredEndpoints) {
                 connections.put(endpoint, new Connection(endpoint, now));
             }
+            brokersChanged();
             resolverThread = null;
         } else {
             BrokerResolver resolver = new BrokerResolver(configuredEndpoints, b.resolver,
@@ -289,11 +292,8 @@ public final class MdpWorker implements AutoCloseable {
 
     /** The one broker connection, if there is just one, connected and with nothing waiting for room; else null. */
     private Connection soleConnection() {
-        if (connections.size() != 1) {
-            return null;
-        }
-        Connection c = connections.values().iterator().next();
-        return c.socket != null && c.outgoing.isEmpty() ? c : null;
+        Connection c = onlyBroker;
+        return c != null && c.socket != null && c.outgoing.isEmpty() ? c : null;
     }
 
     private void stopped() {
@@ -380,6 +380,11 @@ public final class MdpWorker implements AutoCloseable {
                 it.remove();
             }
         }
+        brokersChanged();
+    }
+
+    private void brokersChanged() {
+        onlyBroker = connections.size() == 1 ? connections.values().iterator().next() : null;
     }
 
     private void dispatch(Connection c, WorkerCommand.Request request) {
