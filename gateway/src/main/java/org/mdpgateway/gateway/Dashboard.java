@@ -23,7 +23,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.mdpgateway.broker.RequestBroker;
 import org.mdpgateway.broker.ServiceStats;
 import org.slf4j.Logger;
@@ -32,7 +31,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The operator's dashboard: the page at {@code /dashboard} and its live feed, the Server-Sent Events
  * stream at {@code /dashboard/events}, on which every open page gets a snapshot of every service
- * about once a {@link #PERIOD}.
+ * about once a period (a second unless {@link GatewayConfig#dashboardPeriod()} says otherwise).
  *
  * <p>While no page is open nothing runs: no broker snapshot is asked for and no history is kept.
  * While one is, one broker snapshot a period serves every page, whatever their number. Rates and the
@@ -47,15 +46,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: the history ({@link #history}, {@link #latencyWindow}, {@link #seq}, the last
  * snapshot) belongs to the single {@code mdp-gateway-dashboard} thread. Subscribers are added and removed from HTTP and
- * writer threads (a concurrent set); each subscriber's bytes are written on a writer thread, one
- * write at a time: a page that has not taken the last snapshot yet skips the next, so a slow page
- * never holds up the others or grows a queue.
+ * writer threads (a concurrent set); each subscriber's bytes are written on a writer thread by its
+ * {@link ResponseWriter}, which never blocks: a page that has not taken the last snapshot yet skips
+ * the next, so a slow page never holds up the others, nor a writer thread, nor grows a queue.
  */
 final class Dashboard implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Dashboard.class);
     static final String EVENTS_ROUTE = "/dashboard/events";
     static final String PAGE_ROUTE = "/dashboard";
-    static final Duration PERIOD = Duration.ofSeconds(1);
     /** How many periods of history the charts show: a minute. */
     static final int HISTORY = 60;
     private static final String PAGE_RESOURCE = "org/mdpgateway/gateway/dashboard.html";
@@ -65,6 +63,7 @@ final class Dashboard implements AutoCloseable {
     private final ExecutorService writers;
     private final HttpAuth auth;
     private final long heartbeatMillis;
+    private final long periodMillis;
     private final byte[] page;
     private final ScheduledExecutorService thread =
             Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -86,12 +85,14 @@ final class Dashboard implements AutoCloseable {
     private boolean firstAsked;
     private volatile boolean closed;
 
-    Dashboard(RequestBroker broker, ObjectMapper mapper, ExecutorService writers, HttpAuth auth, Duration heartbeat) {
+    Dashboard(RequestBroker broker, ObjectMapper mapper, ExecutorService writers, HttpAuth auth, Duration heartbeat,
+            Duration period) {
         this.broker = broker;
         this.mapper = mapper;
         this.writers = writers;
         this.auth = auth;
         this.heartbeatMillis = heartbeat.toMillis();
+        this.periodMillis = Math.max(1, period.toMillis());
         this.page = loadPage();
     }
 
@@ -99,7 +100,7 @@ final class Dashboard implements AutoCloseable {
         javalin.routes.get(PAGE_ROUTE, ctx -> ctx.contentType("text/html; charset=utf-8")
                 .header("Cache-Control", "no-cache").result(page));
         javalin.routes.get(EVENTS_ROUTE, this::subscribe);
-        thread.scheduleAtFixedRate(this::tick, PERIOD.toMillis(), PERIOD.toMillis(), TimeUnit.MILLISECONDS);
+        thread.scheduleAtFixedRate(this::tick, periodMillis, periodMillis, TimeUnit.MILLISECONDS);
     }
 
     /** Ends every open stream (so that the server may stop) and the dashboard thread. */
@@ -123,74 +124,74 @@ final class Dashboard implements AutoCloseable {
         }
         Subscriber subscriber = new Subscriber(ctx, auth.scope(ctx));
         ctx.status(200);
-        ctx.contentType("text/event-stream; charset=utf-8");
-        ctx.header("Cache-Control", "no-cache");
-        ctx.header("X-Accel-Buffering", "no");
+        ctx.contentType(CONTENT_TYPE);
         ctx.disableCompression();
         ctx.future(() -> {
-            try {
-                // The page learns at once that the stream is open, and an EventSource how soon to come back.
-                ctx.res().getOutputStream().write("retry: 2000\n: open\n\n".getBytes(StandardCharsets.UTF_8));
-                ctx.res().flushBuffer();
-            } catch (IOException e) {
-                subscriber.done.complete(null);
-                return subscriber.done;
-            }
+            subscriber.writer.start();
             subscribers.add(subscriber);
+            // The page learns at once that the stream is open, and an EventSource how soon to come back.
+            subscriber.write(OPENING);
             if (closed) {
                 subscriber.end(); // close() may have ended the others before this one was added
-                return subscriber.done;
+                return subscriber.writer.done;
             }
             try {
                 thread.execute(() -> welcome(subscriber)); // a new page need not wait for the next period
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 subscriber.end(); // the dashboard closed meanwhile
             }
-            return subscriber.done;
+            return subscriber.writer.done;
         });
     }
 
-    /** One open events stream. */
-    private final class Subscriber {
-        final Context ctx;
+    private static final String CONTENT_TYPE = "text/event-stream; charset=utf-8";
+    private static final byte[] OPENING = "retry: 2000\n: open\n\n".getBytes(StandardCharsets.UTF_8);
+
+    /**
+     * One open events stream, written without blocking by its {@link ResponseWriter}: a page that has
+     * not taken what it was sent skips the next snapshot, so a slow or stalled page holds no thread
+     * and grows no queue.
+     */
+    private final class Subscriber implements ResponseWriter.Events {
         final ServiceScope scope;
-        final CompletableFuture<Void> done = new CompletableFuture<>();
-        /** True while a write of ours is on a writer thread. */
-        final AtomicBoolean writing = new AtomicBoolean();
+        final ResponseWriter writer;
         /** True once a snapshot was handed to it. Dashboard thread only. */
         boolean snapshotSent;
 
         Subscriber(Context ctx, ServiceScope scope) {
-            this.ctx = ctx;
             this.scope = scope;
+            this.writer = new ResponseWriter(ctx.req(), ctx.res(), writers, Integer.MAX_VALUE, Long.MAX_VALUE, this);
+            writer.done.whenComplete((ok, e) -> subscribers.remove(this));
         }
 
-        /** Hands {@code bytes} to a writer thread, unless the last write has not finished: then they are skipped. */
+        /** Queues {@code bytes} for the page; skipped on the writer thread if the page is behind. */
         void write(byte[] bytes) {
-            if (done.isDone() || !writing.compareAndSet(false, true)) {
-                return;
-            }
-            try {
-                writers.execute(() -> {
-                    try {
-                        ctx.res().getOutputStream().write(bytes);
-                        ctx.res().flushBuffer();
-                    } catch (IOException | RuntimeException e) {
-                        log.debug("dashboard stream {} ended: {}", HttpApi.requestId(ctx), e.toString());
-                        end();
-                    } finally {
-                        writing.set(false);
-                    }
-                });
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                writing.set(false);
-                end();
+            if (!writer.done.isDone()) {
+                writer.offer(new StreamEvent.Bytes(bytes));
             }
         }
 
+        /** Ends the stream once what the page was sent is taken. */
         void end() {
             subscribers.remove(this);
-            done.complete(null);
+            writer.offer(StreamEvent.SHUTDOWN);
+        }
+
+        @Override
+        public void handle(StreamEvent event) {
+            if (!writer.committed()) {
+                writer.commit(CONTENT_TYPE, true);
+            }
+            if (event == StreamEvent.SHUTDOWN) {
+                writer.end();
+            } else if (event instanceof StreamEvent.Bytes bytes && !writer.hasPendingWrites()) {
+                writer.write(bytes.bytes());
+            }
+        }
+
+        @Override
+        public void clientGone(Throwable cause) {
+            log.debug("dashboard stream ended: {}", cause.toString());
         }
     }
 

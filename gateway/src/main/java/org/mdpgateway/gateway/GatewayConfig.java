@@ -39,6 +39,7 @@ import org.mdpgateway.broker.BrokerConfig;
  * @param demoWorkerBrokers where the demo workers serve: empty for the embedded broker (in process),
  *     or other brokers' endpoints, whose host names are looked up again now and then so every address
  *     of a name is served (a Kubernetes headless Service)
+ * @param dashboardPeriod how often the dashboard takes a broker snapshot and sends it to every open page
  */
 public record GatewayConfig(
         BrokerConfig broker,
@@ -59,7 +60,8 @@ public record GatewayConfig(
         AccessPolicy access,
         TlsSettings tls,
         int httpRedirectPort,
-        List<String> demoWorkerBrokers) {
+        List<String> demoWorkerBrokers,
+        Duration dashboardPeriod) {
 
     public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
     public static final int DEFAULT_HTTP_PORT = 8080;
@@ -76,6 +78,7 @@ public record GatewayConfig(
     /** Below this Jetty cannot run its acceptors and selectors and still serve. */
     public static final int MIN_HTTP_MAX_THREADS = 16;
     public static final int DEFAULT_HTTP_ACCEPT_QUEUE = 1024;
+    public static final Duration DEFAULT_DASHBOARD_PERIOD = Duration.ofSeconds(1);
     /** No plain port redirecting to https. */
     public static final int NO_REDIRECT = -1;
 
@@ -105,6 +108,7 @@ public record GatewayConfig(
         Require.atLeast(httpMaxThreads, MIN_HTTP_MAX_THREADS, "HTTP max threads");
         Require.positive(httpAcceptQueue, "HTTP accept queue");
         Objects.requireNonNull(access, "access");
+        Require.positive(dashboardPeriod, "dashboard period");
         if (httpRedirectPort != NO_REDIRECT) {
             if (tls == null) {
                 throw new IllegalArgumentException("an HTTP redirect port needs TLS (--tls-keystore) to redirect to");
@@ -123,7 +127,8 @@ public record GatewayConfig(
         return new GatewayConfig(broker, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_REQUEST_TIMEOUT,
                 DEFAULT_MAX_REQUEST_TIMEOUT, DEFAULT_MAX_BODY_BYTES, List.of(), false, DEFAULT_PING_INTERVAL,
                 DEFAULT_MAX_BUFFERED_PARTS, DEFAULT_MAX_BUFFERED_REPLY_BYTES, DEFAULT_DRAIN_DELAY, DEFAULT_DRAIN_GRACE,
-                DEFAULT_HTTP_MAX_THREADS, DEFAULT_HTTP_ACCEPT_QUEUE, AccessPolicy.OPEN, null, NO_REDIRECT, List.of());
+                DEFAULT_HTTP_MAX_THREADS, DEFAULT_HTTP_ACCEPT_QUEUE, AccessPolicy.OPEN, null, NO_REDIRECT, List.of(),
+                DEFAULT_DASHBOARD_PERIOD);
     }
 
     public GatewayConfig withHttp(String host, int port) {
@@ -188,6 +193,11 @@ public record GatewayConfig(
         return edit(f -> f.httpAcceptQueue = connections);
     }
 
+    /** How often the dashboard refreshes its open pages. */
+    GatewayConfig withDashboardPeriod(Duration period) {
+        return edit(f -> f.dashboardPeriod = period);
+    }
+
     GatewayConfig withAccess(AccessPolicy policy) {
         return edit(f -> f.access = policy);
     }
@@ -233,6 +243,7 @@ public record GatewayConfig(
         AccessPolicy access;
         TlsSettings tls;
         int httpRedirectPort;
+        Duration dashboardPeriod;
 
         Fields(GatewayConfig c) {
             broker = c.broker;
@@ -254,12 +265,14 @@ public record GatewayConfig(
             tls = c.tls;
             httpRedirectPort = c.httpRedirectPort;
             demoWorkerBrokers = c.demoWorkerBrokers;
+            dashboardPeriod = c.dashboardPeriod;
         }
 
         GatewayConfig build() {
             return new GatewayConfig(broker, httpHost, httpPort, requestTimeout, maxRequestTimeout, maxBodyBytes,
                     corsOrigins, demoWorkers, pingInterval, maxBufferedParts, maxBufferedReplyBytes, drainDelay,
-                    drainGrace, httpMaxThreads, httpAcceptQueue, access, tls, httpRedirectPort, demoWorkerBrokers);
+                    drainGrace, httpMaxThreads, httpAcceptQueue, access, tls, httpRedirectPort, demoWorkerBrokers,
+                    dashboardPeriod);
         }
     }
 }

@@ -68,7 +68,8 @@ final class HttpApi {
         this.stopping = stopping;
         this.refusing = refusing;
         this.auth = new HttpAuth(config.access());
-        this.dashboard = new Dashboard(broker, mapper, writers, auth, config.broker().heartbeatInterval());
+        this.dashboard = new Dashboard(broker, mapper, writers, auth, config.broker().heartbeatInterval(),
+                config.dashboardPeriod());
     }
 
     void register(JavalinConfig javalin) {

@@ -214,6 +214,11 @@ final class ResponseWriter implements ReplySink {
         pending.add(new FrameRef(body, index));
     }
 
+    /** True while bytes written are waiting for the client to take them. */
+    boolean hasPendingWrites() {
+        return !pending.isEmpty();
+    }
+
     /** The client has taken what was written before, {@code part} included. */
     void endOfPart(StreamEvent.Part part) {
         pending.add(part);

@@ -16,6 +16,9 @@ sealed interface StreamEvent {
     /** A PARTIAL or the FINAL, with its body's size in bytes. */
     record Part(boolean isFinal, Body body, long bytes) implements StreamEvent {}
 
+    /** Bytes of a stream the gateway writes itself (the dashboard's), not a reply. */
+    record Bytes(byte[] bytes) implements StreamEvent {}
+
     /** The request ended without a FINAL. */
     record Failed(RequestFailure failure) implements StreamEvent {}
 

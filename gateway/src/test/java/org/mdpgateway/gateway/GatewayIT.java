@@ -783,11 +783,50 @@ class GatewayIT {
                 lastSeq = nextSnapshotSeq(lines);
             }
         }
-        long periods = (System.nanoTime() - began) / Dashboard.PERIOD.toNanos();
+        long periods = (System.nanoTime() - began) / GatewayConfig.DEFAULT_DASHBOARD_PERIOD.toNanos();
         // Each snapshot has its own seq; the streams opened add none of their own, only the periods
         // that passed meanwhile do (a period's own, and one on its way at the start).
         assertTrue(lastSeq - firstSeq <= periods + 2, "seq went from " + firstSeq + " to " + lastSeq + " in "
                 + periods + " periods, for " + streams + " new streams");
+    }
+
+    @Test
+    void dashboardPagesThatStopReading_holdNoThread_andRepliesAndOtherPagesGoOn() throws Exception {
+        // A snapshot every 10 ms of 30 services with long names fills a page's socket within moments.
+        start(config().withDashboardPeriod(Duration.ofMillis(10)));
+        String padding = "x".repeat(200);
+        for (int i = 0; i < 30; i++) {
+            worker("stall-" + i + "-" + padding, (request, partials) -> request);
+        }
+        // More stalled pages than the gateway has writer threads: a page that had one waiting on its
+        // socket would leave none for anybody else.
+        List<Socket> stalled = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            Socket socket = new Socket();
+            socket.setReceiveBufferSize(1024); // before connecting, so the window stays small
+            socket.connect(new java.net.InetSocketAddress("127.0.0.1", gateway.httpPort()));
+            closeables.add(socket::close);
+            socket.getOutputStream().write(("GET /dashboard/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Accept: text/event-stream\r\n\r\n").getBytes(UTF_8));
+            stalled.add(socket);
+        }
+        Thread.sleep(2_000); // some hundred snapshots each, never read
+
+        for (int i = 0; i < 20; i++) {
+            HttpRequest request = HttpRequest.newBuilder(uri("/services/stall-" + i + "-" + padding))
+                    .POST(HttpRequest.BodyPublishers.ofString("still served " + i)).timeout(Duration.ofSeconds(5))
+                    .build();
+            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode());
+            assertEquals("still served " + i, response.body());
+        }
+        HttpRequest events = HttpRequest.newBuilder(uri("/dashboard/events")).timeout(Duration.ofSeconds(5)).GET()
+                .build();
+        HttpResponse<InputStream> reading = http.send(events, HttpResponse.BodyHandlers.ofInputStream());
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(reading.body(), UTF_8))) {
+            long first = nextSnapshotSeq(lines);
+            assertTrue(nextSnapshotSeq(lines) > first, "a page that reads goes on getting new snapshots");
+        }
     }
 
     /** The seq of the next snapshot event on a dashboard stream. */
