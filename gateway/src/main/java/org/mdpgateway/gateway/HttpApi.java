@@ -18,6 +18,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
@@ -45,6 +46,13 @@ final class HttpApi {
     private final GatewayMetrics metrics;
     private final ObjectMapper mapper;
     private final ExecutorService writers;
+    /**
+     * Where the answers to {@code GET /services}, {@code /services/<name>} and {@code /metrics} are
+     * written once the broker has answered: the HTTP server's own threads, because Javalin writes a
+     * result with blocking writes, and a client that does not read must not hold a writer thread
+     * that every reply needs.
+     */
+    private final Executor responders;
     /** True once the gateway has begun to stop: readiness answers 503. */
     private final BooleanSupplier stopping;
     /** True once the gateway takes no new requests (after its drain delay): they get 503 shutting-down. */
@@ -59,12 +67,13 @@ final class HttpApi {
     private final Dashboard dashboard;
 
     HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
-            BooleanSupplier stopping, BooleanSupplier refusing) {
+            Executor responders, BooleanSupplier stopping, BooleanSupplier refusing) {
         this.broker = broker;
         this.config = config;
         this.metrics = metrics;
         this.mapper = mapper;
         this.writers = writers;
+        this.responders = responders;
         this.stopping = stopping;
         this.refusing = refusing;
         this.auth = new HttpAuth(config.access());
@@ -310,7 +319,7 @@ final class HttpApi {
                 }
                 respondToMmi(ctx, service, mmiName, status);
                 return null;
-            }, writers);
+            }, responders);
         });
     }
 
@@ -354,7 +363,7 @@ final class HttpApi {
                 s.droppedByReason().forEach(dropped::put);
             }
             json(ctx, 200, root);
-        }, writers));
+        }, responders));
     }
 
     /** A service's name, workers and broker counters, as {@code GET /services} and the dashboard show them. */
@@ -393,7 +402,7 @@ final class HttpApi {
             ctx.status(200);
             ctx.contentType("text/plain; version=0.0.4; charset=utf-8");
             ctx.result(metrics.render(stats, askedAt));
-        }, writers));
+        }, responders));
     }
 
     // ---- writing -------------------------------------------------------------------------------

@@ -792,40 +792,70 @@ class GatewayIT {
 
     @Test
     void dashboardPagesThatStopReading_holdNoThread_andRepliesAndOtherPagesGoOn() throws Exception {
-        // A snapshot every 10 ms of 30 services with long names fills a page's socket within moments.
+        // A snapshot every 10 ms of many long-named services fills a page's socket within moments.
         start(config().withDashboardPeriod(Duration.ofMillis(10)));
-        String padding = "x".repeat(200);
-        for (int i = 0; i < 30; i++) {
-            worker("stall-" + i + "-" + padding, (request, partials) -> request);
-        }
+        List<String> services = longNamedEchoServices();
         // More stalled pages than the gateway has writer threads: a page that had one waiting on its
         // socket would leave none for anybody else.
-        List<Socket> stalled = new ArrayList<>();
         for (int i = 0; i < 24; i++) {
-            Socket socket = new Socket();
-            socket.setReceiveBufferSize(1024); // before connecting, so the window stays small
-            socket.connect(new java.net.InetSocketAddress("127.0.0.1", gateway.httpPort()));
-            closeables.add(socket::close);
-            socket.getOutputStream().write(("GET /dashboard/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    + "Accept: text/event-stream\r\n\r\n").getBytes(UTF_8));
-            stalled.add(socket);
+            stalledConnection("GET /dashboard/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
         }
         Thread.sleep(2_000); // some hundred snapshots each, never read
 
-        for (int i = 0; i < 20; i++) {
-            HttpRequest request = HttpRequest.newBuilder(uri("/services/stall-" + i + "-" + padding))
-                    .POST(HttpRequest.BodyPublishers.ofString("still served " + i)).timeout(Duration.ofSeconds(5))
-                    .build();
-            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
-            assertEquals(200, response.statusCode());
-            assertEquals("still served " + i, response.body());
-        }
+        assertRepliesStillFlow(services);
         HttpRequest events = HttpRequest.newBuilder(uri("/dashboard/events")).timeout(Duration.ofSeconds(5)).GET()
                 .build();
         HttpResponse<InputStream> reading = http.send(events, HttpResponse.BodyHandlers.ofInputStream());
         try (BufferedReader lines = new BufferedReader(new InputStreamReader(reading.body(), UTF_8))) {
             long first = nextSnapshotSeq(lines);
             assertTrue(nextSnapshotSeq(lines) > first, "a page that reads goes on getting new snapshots");
+        }
+    }
+
+    @Test
+    void clientsThatStopReadingServicesAndMetrics_holdNoWriter_andRepliesGoOn() throws Exception {
+        start();
+        List<String> services = longNamedEchoServices();
+        // Each connection pipelines requests whose answers, never read, fill its socket: the thread
+        // writing them waits on it. That must not be one of the threads every reply needs.
+        String pipelined = ("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                + "GET /services HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").repeat(40);
+        for (int i = 0; i < 8; i++) {
+            stalledConnection(pipelined);
+        }
+        Thread.sleep(2_000);
+        assertRepliesStillFlow(services);
+        assertEquals(200, get("/services").statusCode());
+    }
+
+    /** 30 echo services whose names are long, so that each makes the dashboard's and /metrics' answers big. */
+    private List<String> longNamedEchoServices() throws InterruptedException {
+        List<String> services = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            String service = "stall-" + i + "-" + "x".repeat(200);
+            worker(service, (request, partials) -> request);
+            services.add(service);
+        }
+        return services;
+    }
+
+    /** A connection that sends {@code request} and never reads, with a small receive window. */
+    private void stalledConnection(String request) throws IOException {
+        Socket socket = new Socket();
+        socket.setReceiveBufferSize(1024); // before connecting, so the window stays small
+        socket.connect(new java.net.InetSocketAddress("127.0.0.1", gateway.httpPort()));
+        closeables.add(socket::close);
+        socket.getOutputStream().write(request.getBytes(UTF_8));
+    }
+
+    private void assertRepliesStillFlow(List<String> services) throws Exception {
+        for (int i = 0; i < 20; i++) {
+            HttpRequest request = HttpRequest.newBuilder(uri("/services/" + services.get(i)))
+                    .POST(HttpRequest.BodyPublishers.ofString("still served " + i)).timeout(Duration.ofSeconds(5))
+                    .build();
+            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode());
+            assertEquals("still served " + i, response.body());
         }
     }
 

@@ -93,7 +93,8 @@ class HttpApiTest {
     void start() {
         GatewayConfig config = GatewayConfig.defaults(BrokerConfig.defaults("tcp://127.0.0.1:*"))
                 .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(60));
-        HttpApi api = new HttpApi(broker, config, new GatewayMetrics(), new ObjectMapper(), writers, () -> false, () -> false);
+        HttpApi api = new HttpApi(broker, config, new GatewayMetrics(), new ObjectMapper(), writers, writers,
+                () -> false, () -> false);
         app = Javalin.create(javalin -> {
             javalin.startup.showJavalinBanner = false;
             api.register(javalin);

@@ -401,7 +401,8 @@ class OpenApiConformanceTest {
         ExecutorService writers = Executors.newSingleThreadExecutor();
         try {
             GatewayConfig config = GatewayConfig.defaults(BrokerConfig.defaults("tcp://127.0.0.1:*"));
-            HttpApi api = new HttpApi(broker, config, new GatewayMetrics(), new ObjectMapper(), writers, () -> false, () -> false);
+            HttpApi api = new HttpApi(broker, config, new GatewayMetrics(), new ObjectMapper(), writers, writers,
+                () -> false, () -> false);
             Javalin app = Javalin.create(api::register);
             Set<String> routes = new TreeSet<>();
             for (ParsedEndpoint endpoint : app.unsafe.internalRouter.allHttpHandlers()) {
