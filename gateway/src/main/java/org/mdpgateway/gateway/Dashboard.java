@@ -128,9 +128,10 @@ final class Dashboard implements AutoCloseable {
         ctx.disableCompression();
         ctx.future(() -> {
             subscriber.writer.start();
-            subscribers.add(subscriber);
-            // The page learns at once that the stream is open, and an EventSource how soon to come back.
+            // The page learns at once that the stream is open, and an EventSource how soon to come
+            // back: queued before the page can be sent a snapshot.
             subscriber.write(OPENING);
+            subscribers.add(subscriber);
             if (closed) {
                 subscriber.end(); // close() may have ended the others before this one was added
                 return subscriber.writer.done;
@@ -171,7 +172,10 @@ final class Dashboard implements AutoCloseable {
             }
         }
 
-        /** Ends the stream once what the page was sent is taken. */
+        /**
+         * Ends the stream once what the page was sent is taken; a page still taking the last is cut
+         * off instead, so that a page that stopped reading does not hold up the gateway's stop.
+         */
         void end() {
             subscribers.remove(this);
             writer.offer(StreamEvent.SHUTDOWN);
@@ -183,8 +187,12 @@ final class Dashboard implements AutoCloseable {
                 writer.commit(CONTENT_TYPE, true);
             }
             if (event == StreamEvent.SHUTDOWN) {
-                writer.end();
-            } else if (event instanceof StreamEvent.Bytes bytes && !writer.hasPendingWrites()) {
+                if (writer.isBehind()) {
+                    writer.abort(new java.io.IOException("the gateway is stopping and the page is not reading"));
+                } else {
+                    writer.end();
+                }
+            } else if (event instanceof StreamEvent.Bytes bytes && !writer.isBehind()) {
                 writer.write(bytes.bytes());
             }
         }

@@ -45,7 +45,7 @@ public final class Gateway implements AutoCloseable {
      * {@link ResponseWriter}), so a slow client holds no thread and one thread a core serves every
      * stream; more would only take turns waking up (measured: 16 cost more CPU per request than 2).
      */
-    private static final int WRITER_THREADS = Math.max(2, Runtime.getRuntime().availableProcessors());
+    static final int WRITER_THREADS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
     private static final AtomicInteger GATEWAYS = new AtomicInteger();
 
@@ -94,7 +94,7 @@ public final class Gateway implements AutoCloseable {
                 ? new TlsConnector(config.tls(), config.httpHost(), config.httpPort(), config.httpRedirectPort()) : null;
         try {
             ObjectMapper mapper = new ObjectMapper();
-            this.api = new HttpApi(broker, config, metrics, mapper, writers, httpThreads, () -> draining,
+            this.api = new HttpApi(broker, config, metrics, mapper, writers, whileRunning(httpThreads), () -> draining,
                     () -> refusing);
             made = api;
             this.app = Javalin.create(javalin -> {
@@ -261,6 +261,21 @@ public final class Gateway implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * {@code pool} as an executor for work that answers an HTTP request. Once the server has stopped,
+     * its pool takes no more work and no request can be answered: a broker answer that comes after
+     * that is dropped here, rather than thrown at the thread that completed it (the broker's).
+     */
+    private static java.util.concurrent.Executor whileRunning(QueuedThreadPool pool) {
+        return task -> {
+            try {
+                pool.execute(task);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                log.debug("an answer came after the HTTP server stopped; its connection is closed: {}", e.toString());
+            }
+        };
     }
 
     private static java.util.concurrent.ThreadFactory daemonThreads(String name) {

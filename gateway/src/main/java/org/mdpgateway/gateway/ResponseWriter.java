@@ -214,9 +214,12 @@ final class ResponseWriter implements ReplySink {
         pending.add(new FrameRef(body, index));
     }
 
-    /** True while bytes written are waiting for the client to take them. */
-    boolean hasPendingWrites() {
-        return !pending.isEmpty();
+    /**
+     * True while bytes written are waiting for the client to take them: queued here, or handed to
+     * the container and not yet sent.
+     */
+    boolean isBehind() {
+        return !pending.isEmpty() || waitingForWritable;
     }
 
     /** The client has taken what was written before, {@code part} included. */

@@ -791,13 +791,14 @@ class GatewayIT {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(90)
     void dashboardPagesThatStopReading_holdNoThread_andRepliesAndOtherPagesGoOn() throws Exception {
         // A snapshot every 10 ms of many long-named services fills a page's socket within moments.
         start(config().withDashboardPeriod(Duration.ofMillis(10)));
         List<String> services = longNamedEchoServices();
         // More stalled pages than the gateway has writer threads: a page that had one waiting on its
         // socket would leave none for anybody else.
-        for (int i = 0; i < 24; i++) {
+        for (int i = 0; i < Gateway.WRITER_THREADS + 4; i++) {
             stalledConnection("GET /dashboard/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
         }
         Thread.sleep(2_000); // some hundred snapshots each, never read
@@ -813,6 +814,7 @@ class GatewayIT {
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(90)
     void clientsThatStopReadingServicesAndMetrics_holdNoWriter_andRepliesGoOn() throws Exception {
         start();
         List<String> services = longNamedEchoServices();
@@ -820,7 +822,7 @@ class GatewayIT {
         // writing them waits on it. That must not be one of the threads every reply needs.
         String pipelined = ("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                 + "GET /services HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").repeat(40);
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < Gateway.WRITER_THREADS + 4; i++) {
             stalledConnection(pipelined);
         }
         Thread.sleep(2_000);
