@@ -11,11 +11,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.server.handler.GracefulHandler;
-import org.eclipse.jetty.io.EndPoint;
-import org.eclipse.jetty.io.ssl.SslConnection;
 import org.eclipse.jetty.server.AbstractNetworkConnector;
 import org.eclipse.jetty.server.Connector;
-import org.eclipse.jetty.server.internal.HttpConnection;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.component.LifeCycle;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
@@ -30,9 +27,11 @@ import org.zeromq.ZContext;
  * workers. {@link #close()} drains: readiness turns 503 at once; for the drain delay everything else
  * is served as before (so a load balancer or Kubernetes can take the gateway out of rotation); then
  * the HTTP ports stop accepting (a new connection is refused, which a proxy may retry elsewhere as
- * nothing was sent), idle keep-alive connections are closed, responses from then on carry {@code
- * Connection: close} and a request still arriving on an open connection gets 503; requests in flight
- * may finish within the grace period, open streams then end with an error, and everything stops.
+ * nothing was sent) and every response from then on carries {@code Connection: close}. A request that
+ * still arrives on a connection opened before is served, since its client had no word that the
+ * connection was closing; idle connections close after Jetty's shutdown idle timeout (1 s). Within the
+ * grace period the requests in flight finish and the connections close; then a request that still
+ * comes gets 503, open streams end with an error, and everything stops.
  *
  * <p>Threads: the constructor builds everything on the caller's thread; after that the broker, the
  * HTTP server and the writers run on their own threads, and {@link #close()} (once, on whichever
@@ -67,7 +66,9 @@ public final class Gateway implements AutoCloseable {
     private final TlsConnector tls;
     /** Set first by {@link #close()}: readiness answers 503. */
     private volatile boolean draining;
-    /** Set by {@link #close()} after the drain delay: the ports are closed and new requests get 503. */
+    /** Set by {@link #close()} after the drain delay: the ports are closed and every response closes its connection. */
+    private volatile boolean closingConnections;
+    /** Set by {@link #close()} once the drain grace is over: a request that still comes gets 503. */
     private volatile boolean refusing;
     /** Taken by the first {@link #close()}; a later one waits on {@link #stopped} instead. */
     private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
@@ -98,7 +99,7 @@ public final class Gateway implements AutoCloseable {
         try {
             ObjectMapper mapper = new ObjectMapper();
             this.api = new HttpApi(broker, config, metrics, mapper, writers, whileRunning(httpThreads), () -> draining,
-                    () -> refusing);
+                    () -> closingConnections, () -> refusing);
             made = api;
             this.app = Javalin.create(javalin -> {
                 javalin.startup.showJavalinBanner = false;
@@ -261,15 +262,17 @@ public final class Gateway implements AutoCloseable {
                     delay);
             interrupted |= pause(config.drainDelay());
         }
-        refusing = true;
+        closingConnections = true;
         stopAccepting();
-        log.info("gateway draining: {} requests in flight, up to {} ms to finish", api.openPosts(),
-                config.drainGrace().toMillis());
-        interrupted |= awaitNoOpenRequests(config.drainGrace());
+        api.dashboard().close(); // its streams never end by themselves; the page reconnects to the next gateway
+        log.info("gateway draining: {} requests in flight on {} connections, up to {} ms to finish", api.openPosts(),
+                openConnections(), config.drainGrace().toMillis());
+        interrupted |= sleepUntil(System.nanoTime() + config.drainGrace().toNanos(),
+                () -> api.openPosts() == 0 && openConnections() == 0);
+        refusing = true;
         api.openReplies().forEach(ReplyStream::shutdown);
         // Let the writers send those error events before the server stops taking writes.
-        interrupted |= awaitNoOpenRequests(Duration.ofSeconds(1));
-        api.dashboard().close(); // its streams never end by themselves; the page reconnects to the next gateway
+        interrupted |= sleepUntil(System.nanoTime() + Duration.ofSeconds(1).toNanos(), () -> api.openPosts() == 0);
         try {
             app.stop();
         } catch (RuntimeException e) {
@@ -319,76 +322,37 @@ public final class Gateway implements AutoCloseable {
     }
 
     /**
-     * Closes every HTTP port's listening socket and the idle connections, leaving those with a request
-     * on them to finish. Jetty 12.1's {@link AbstractNetworkConnector#shutdown()} closes the listener
-     * (a new connection is refused), marks the connector shut down (every response sent from then on
-     * says {@code Connection: close} and its connection is closed after it) and cuts the idle timeout
-     * of the open connections to {@code shutdownIdleTimeout} (1 s). A connection idle between two
-     * requests is closed here at once instead: a proxy keeping it for its next request would
-     * otherwise send that request here for another second, and get 503.
+     * Closes every HTTP port's listening socket. Jetty 12.1's {@link AbstractNetworkConnector#shutdown()}
+     * closes the listener (a new connection is refused), marks the connector shut down (every response
+     * sent from then on says {@code Connection: close} and its connection is closed after it) and cuts
+     * the idle timeout of the open connections to {@code shutdownIdleTimeout} (1 s).
+     *
+     * <p>Idle keep-alive connections are not closed at once: a client may be writing its next request
+     * on one at that moment (a proxy that reuses its most recent connection first, as nginx does, very
+     * likely is), and a close then loses that request, which the client may not send again. They are
+     * served instead, and a connection left idle for the shutdown idle timeout is closed by Jetty.
      */
     private void stopAccepting() {
         for (Connector connector : app.jettyServer().server().getConnectors()) {
             if (connector instanceof AbstractNetworkConnector network) {
                 network.shutdown();
-                int closedIdle = 0;
-                for (EndPoint endPoint : network.getConnectedEndPoints()) {
-                    if (isIdle(endPoint.getConnection())) {
-                        endPoint.close();
-                        closedIdle++;
-                    }
-                }
-                log.debug("{} stopped accepting; closed {} idle connections", network, closedIdle);
+                log.debug("{} stopped accepting", network);
             }
         }
     }
 
-    /**
-     * An HTTP/1 connection (under TLS, too) with no request on it and nothing of one read: a request
-     * whose head is partly read is let through, to be answered 503 on a closing connection.
-     */
-    private static boolean isIdle(org.eclipse.jetty.io.Connection connection) {
-        HttpConnection http = http1(connection);
-        return http != null && http.getHttpChannel().getRequest() == null && http.getParser().isStart()
-                && http.isRequestBufferEmpty();
-    }
-
-    private static HttpConnection http1(org.eclipse.jetty.io.Connection connection) {
-        if (connection instanceof SslConnection ssl) {
-            return http1(ssl.getSslEndPoint().getConnection());
-        }
-        return connection instanceof HttpConnection http ? http : null;
-    }
-
-    /**
-     * HTTP/1 connections on which the server has read part of a request's head and not yet all of it.
-     * For tests that stop the gateway under such a request: until the server has read its bytes, the
-     * connection is idle and a stop closes it, as it would a client's next request still in flight.
-     */
-    int partlyReadRequests() {
-        int partly = 0;
+    /** Connections open on the HTTP ports, idle ones included. */
+    int openConnections() {
+        int open = 0;
         for (Connector connector : app.jettyServer().server().getConnectors()) {
-            for (EndPoint endPoint : connector.getConnectedEndPoints()) {
-                HttpConnection http = http1(endPoint.getConnection());
-                if (http != null && http.getHttpChannel().getRequest() == null && !isIdle(http)) {
-                    partly++;
-                }
-            }
+            open += connector.getConnectedEndPoints().size();
         }
-        return partly;
+        return open;
     }
 
     /** Sleeps for all of {@code time}, interrupted or not; returns whether it was interrupted (the flag is then clear). */
     private static boolean pause(Duration time) {
         return sleepUntil(System.nanoTime() + time.toNanos(), () -> false);
-    }
-
-    /**
-     * Waits up to {@code limit} for every POST request to end, those still reading their body and
-     * those whose reply is open; an interrupt does not end the wait. Returns whether it was interrupted.
-     */
-    private boolean awaitNoOpenRequests(Duration limit) {
-        return sleepUntil(System.nanoTime() + limit.toNanos(), () -> api.openPosts() == 0);
     }
 
     private static boolean sleepUntil(long deadline, java.util.function.BooleanSupplier done) {

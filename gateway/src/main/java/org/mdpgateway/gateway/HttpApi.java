@@ -55,7 +55,9 @@ final class HttpApi {
     private final Executor responders;
     /** True once the gateway has begun to stop: readiness answers 503. */
     private final BooleanSupplier stopping;
-    /** True once the gateway takes no new requests (after its drain delay): they get 503 shutting-down. */
+    /** True once the gateway's ports are closed (after its drain delay): every response closes its connection. */
+    private final BooleanSupplier closingConnections;
+    /** True once the gateway takes no new requests (after its drain grace): they get 503 shutting-down. */
     private final BooleanSupplier refusing;
     private final HttpAuth auth;
     private final Set<ReplyStream> openReplies = ConcurrentHashMap.newKeySet();
@@ -67,7 +69,8 @@ final class HttpApi {
     private final Dashboard dashboard;
 
     HttpApi(RequestBroker broker, GatewayConfig config, GatewayMetrics metrics, ObjectMapper mapper, ExecutorService writers,
-            Executor responders, BooleanSupplier stopping, BooleanSupplier refusing) {
+            Executor responders, BooleanSupplier stopping, BooleanSupplier closingConnections,
+            BooleanSupplier refusing) {
         this.broker = broker;
         this.config = config;
         this.metrics = metrics;
@@ -75,6 +78,7 @@ final class HttpApi {
         this.writers = writers;
         this.responders = responders;
         this.stopping = stopping;
+        this.closingConnections = closingConnections;
         this.refusing = refusing;
         this.auth = new HttpAuth(config.access());
         this.dashboard = new Dashboard(broker, mapper, writers, auth, config.broker().heartbeatInterval(),
@@ -153,9 +157,9 @@ final class HttpApi {
         String id = requestIdFrom(ctx.header(REQUEST_ID));
         ctx.attribute(REQUEST_ID_ATTRIBUTE, id);
         ctx.header(REQUEST_ID, id);
-        if (refusing.getAsBoolean()) {
+        if (closingConnections.getAsBoolean()) {
             // Jetty says so too once its connector is shut down, but only a moment after the listener
-            // closed; from the moment the gateway refuses, no connection is kept for another request.
+            // closed; from the moment the ports close, no connection is kept for another request.
             ctx.header("Connection", "close");
         }
     }

@@ -8,6 +8,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -635,31 +636,62 @@ class GatewayIT {
     }
 
     @Test
-    void close_drains_requestsInFlightFinish_andReadinessTurns503() throws Exception {
+    void close_drains_requestsInFlightFinish_requestsOnOpenConnectionsAreServed_andReadinessTurns503()
+            throws Exception {
         start(config().withDrainGrace(Duration.ofSeconds(5)));
+        worker("echo", (request, partials) -> request);
         Gate gate = new Gate();
         HeldReply response = heldReply(gate);
-        // Two requests on their way when the gateway stops: their heads sent, the blank line not yet.
+        // A keep-alive connection that served a request before the stop and now sits idle, as a
+        // proxy keeps one.
+        Socket idle = new Socket("127.0.0.1", gateway.httpPort());
+        idle.setSoTimeout((int) WAIT.toMillis());
+        servedLive(idle);
+        // Two requests on their way when the gateway stops, their heads sent, the blank line not
+        // yet: one on a new connection, one on a connection that has served a request (a proxy
+        // reusing its most recent connection sends just so).
         Socket readiness = halfSent("GET", "/health/ready", null);
-        Socket late = halfSent("POST", "/services/gated", "x");
-        // Bytes the server has not read yet make a connection no different from an idle one, which the
-        // stop closes; on a loaded machine that read can come late.
-        assertTrue(Await.until(() -> gateway.partlyReadRequests() == 2, WAIT), "the server never read both heads");
+        Socket late = new Socket("127.0.0.1", gateway.httpPort());
+        late.setSoTimeout((int) WAIT.toMillis());
+        servedLive(late);
+        halfSent(late, "POST", "/services/echo", "x");
         Thread closer = new Thread(gateway::close);
         closer.start();
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (!gateway.isDraining() && System.nanoTime() < end) {
-            Thread.sleep(5);
-        }
+        assertTrue(Await.until(gateway::isDraining, WAIT));
         // With no drain delay the port closes at once: a new connection is refused...
         assertTrue(Await.until(() -> !accepts(gateway.httpPort()), WAIT), "the port still accepts connections");
-        // ...and what arrives on an open one is answered 503, on a connection then closed.
+        // ...and what arrives on a connection opened before is served (its client had no word that
+        // the connection was closing), on a connection then closed; readiness says 503.
+        try (late) {
+            OpenApiContract.Stream served = finish(late, "POST", "/services/echo", "x");
+            assertEquals(200, served.status());
+            assertEquals("close", served.header("Connection"));
+            assertEquals("x", new String(served.body().readAllBytes(), UTF_8));
+            served.checkBody();
+        }
         assertProblem(finish(readiness, "GET", "/health/ready", null), 503, "not-ready");
-        assertProblem(finish(late, "POST", "/services/gated", "x"), 503, "shutting-down");
+        // The idle connection is closed by the gateway (Jetty's shutdown idle timeout), not kept.
+        try (idle) {
+            assertEquals(-1, idle.getInputStream().read(), "the idle connection was not closed");
+        }
+        assertTrue(closer.isAlive(), "the gateway stopped before its request in flight ended");
         gate.release.countDown();
         response.assertEndsWithFinal();
         closer.join(10_000);
         assertFalse(closer.isAlive());
+    }
+
+    /** Sends {@code GET /health/live} on {@code socket} and reads its whole response, leaving the connection open. */
+    private static void servedLive(Socket socket) throws IOException {
+        socket.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(UTF_8));
+        socket.getOutputStream().flush();
+        OpenApiContract.Stream live = CONTRACT.checkRawResponse("GET", "/health/live", Map.of(), null,
+                socket.getInputStream());
+        assertEquals(200, live.status());
+        assertNotEquals("close", live.header("Connection"));
+        String length = live.header("Content-Length");
+        assertNotNull(length, "a response of known length");
+        live.body().readNBytes(Integer.parseInt(length));
     }
 
     @Test

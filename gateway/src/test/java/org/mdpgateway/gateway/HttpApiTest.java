@@ -94,7 +94,7 @@ class HttpApiTest {
         GatewayConfig config = GatewayConfig.defaults(BrokerConfig.defaults("tcp://127.0.0.1:*"))
                 .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(60));
         HttpApi api = new HttpApi(broker, config, new GatewayMetrics(), new ObjectMapper(), writers, writers,
-                () -> false, () -> false);
+                () -> false, () -> false, () -> false);
         app = Javalin.create(javalin -> {
             javalin.startup.showJavalinBanner = false;
             api.register(javalin);

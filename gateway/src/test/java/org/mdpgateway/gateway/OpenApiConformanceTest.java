@@ -402,7 +402,7 @@ class OpenApiConformanceTest {
         try {
             GatewayConfig config = GatewayConfig.defaults(BrokerConfig.defaults("tcp://127.0.0.1:*"));
             HttpApi api = new HttpApi(broker, config, new GatewayMetrics(), new ObjectMapper(), writers, writers,
-                () -> false, () -> false);
+                () -> false, () -> false, () -> false);
             Javalin app = Javalin.create(api::register);
             Set<String> routes = new TreeSet<>();
             for (ParsedEndpoint endpoint : app.unsafe.internalRouter.allHttpHandlers()) {
