@@ -5,10 +5,12 @@ import io.javalin.Javalin;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.eclipse.jetty.server.AbstractNetworkConnector;
@@ -71,9 +73,9 @@ public final class Gateway implements AutoCloseable {
     /** Set by {@link #close()} once the drain grace is over: a request that still comes gets 503. */
     private volatile boolean refusing;
     /** Taken by the first {@link #close()}; a later one waits on {@link #stopped} instead. */
-    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean closing = new AtomicBoolean();
     /** Opened when the first {@link #close()} has released everything. */
-    private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+    private final CountDownLatch stopped = new CountDownLatch(1);
     /** The port the HTTP server was bound to; Jetty reports -2 once the listener is closed. */
     private final int httpPort;
     private final int httpRedirectPort;
